@@ -1,0 +1,81 @@
+"""Build the ASGI app: routers, error handlers and the shared broker; nothing else."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException
+
+from civictwin import __version__
+from civictwin.config import Settings, settings as load_settings
+from civictwin.errors import (
+    BadRequestData,
+    CivicTwinError,
+    InvalidRequest,
+    OperationNotSupported,
+    ResourceNotFound,
+)
+from civictwin.ngsild import api as entity_api
+from civictwin.ngsild import meta_api
+from civictwin.ngsild.broker import ContextBroker
+from civictwin.store import Store, open_store
+
+log = logging.getLogger("civictwin")
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    """Return the civictwin ASGI application over `store` (opened from settings if None)."""
+    settings = settings or load_settings()
+    store = store or open_store(settings.database_url)
+    app = FastAPI(title="civictwin", version=__version__,
+                  description="A local digital twin and data space for cities (NGSI-LD).")
+    app.state.settings = settings
+    app.state.store = store
+    app.state.broker = ContextBroker(store, settings)
+    app.include_router(entity_api.router)
+    app.include_router(meta_api.router)
+    _error_handlers(app)
+    return app
+
+
+def problem(error: CivicTwinError, request: Request) -> Response:
+    """Return a ProblemDetails response for a domain error."""
+    body = error.to_problem(instance=request.url.path)
+    return Response(json.dumps(body), status_code=error.status, media_type="application/json")
+
+
+def _error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(CivicTwinError)
+    async def _domain(request: Request, exc: CivicTwinError) -> Response:
+        return problem(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {"msg": "invalid request"}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return problem(BadRequestData(f"{where}: {first.get('msg')}"), request)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        error: CivicTwinError
+        if exc.status_code == 404:
+            error = ResourceNotFound(f"no resource at {request.url.path}")
+        elif exc.status_code == 405:
+            error = OperationNotSupported(f"{request.method} is not supported on "
+                                          f"{request.url.path}")
+        else:
+            error = InvalidRequest(str(exc.detail))
+        response = problem(error, request)
+        if exc.status_code == 405:
+            response.status_code = 405
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem(CivicTwinError("an unexpected error occurred; it has been logged"),
+                       request)

@@ -1,0 +1,1 @@
+"""NGSI-LD context information management (ETSI GS CIM 009)."""

@@ -1,0 +1,351 @@
+"""The SQL shared by both stores; subclasses override a short list of dialect hooks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
+
+from civictwin.errors import AlreadyExists, ResourceNotFound
+from civictwin.ngsild.geo import GeoQuery
+from civictwin.store.base import (
+    BatchOutcome,
+    Entity,
+    EntityChange,
+    EntityQuery,
+    QueryResult,
+    StoredContext,
+)
+from civictwin.store.index import index_rows
+from civictwin.store.migrations import MIGRATIONS
+from civictwin.store.qsql import compile_q, compile_scope, compile_types
+from civictwin.store.schema import (
+    attribute_values,
+    entities,
+    entity_types,
+    geometries,
+    jsonld_contexts,
+    schema_version,
+)
+
+class SqlStore:
+    """Entity storage over SQLAlchemy Core; one instance per database."""
+
+    dialect = "sql"
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- dialect hooks -------------------------------------------------------------------
+    def _write(self) -> Connection:
+        """Open a connection for a write transaction."""
+        return self.engine.connect()
+
+    def _lock(self, conn: Connection, stmt: Select[Any]) -> Select[Any]:
+        """Return `stmt` with a row lock where the dialect needs one."""
+        return stmt
+
+    def _migration_sql(self, version: int) -> list[str]:
+        """Return dialect-specific statements for one schema version."""
+        return []
+
+    def _insert_geometries(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Insert geometry rows (and whatever spatial index the dialect keeps)."""
+        raise NotImplementedError
+
+    def _delete_geometries(self, conn: Connection, pks: Sequence[int]) -> None:
+        """Delete the geometry rows of these entities."""
+        raise NotImplementedError
+
+    def _geo_filter(self, conn: Connection, geo: GeoQuery, tenant: str) -> ColumnElement[bool]:
+        """Return the condition on entities.pk that a geo-query imposes."""
+        raise NotImplementedError
+
+    # -- schema --------------------------------------------------------------------------
+    def migrate(self) -> int:
+        """Bring the schema to the newest version; return that version."""
+        with self._write() as conn, conn.begin():
+            schema_version.create(conn, checkfirst=True)
+            current = conn.execute(select(func.max(schema_version.c.version))).scalar() or 0
+            for version, step in MIGRATIONS:
+                if version <= current:
+                    continue
+                step(conn)
+                for statement in self._migration_sql(version):
+                    conn.exec_driver_sql(statement)
+                conn.execute(insert(schema_version).values(version=version, applied_at=_now()))
+                current = version
+        return int(current)
+
+    def close(self) -> None:
+        """Release connections."""
+        self.engine.dispose()
+
+    # -- writes --------------------------------------------------------------------------
+    def create_entities(self, tenant: str, batch: Sequence[Entity]) -> BatchOutcome:
+        """Insert new entities; an id that exists already fails with AlreadyExists."""
+        errors: dict[str, Exception] = {}
+        with self._write() as conn, conn.begin():
+            existing = self._existing(conn, tenant, [e.id for e in batch])
+            fresh: dict[str, Entity] = {}
+            for entity in batch:
+                if entity.id in existing or entity.id in fresh:
+                    errors[entity.id] = AlreadyExists(f"entity {entity.id} exists already")
+                else:
+                    fresh[entity.id] = entity
+            self._insert(conn, tenant, list(fresh.values()))
+        return BatchOutcome(list(fresh), errors)
+
+    def upsert_entities(self, tenant: str, batch: Sequence[Entity]) -> BatchOutcome:
+        """Insert entities, or replace those that exist (keeping createdAt)."""
+        last: dict[str, Entity] = {e.id: e for e in batch}
+        with self._write() as conn, conn.begin():
+            existing = self._existing(conn, tenant, list(last))
+            olds = [e for e in last.values() if e.id in existing]
+            for entity in olds:
+                entity.created_at = existing[entity.id][1]
+            self._rewrite(conn, tenant, [(existing[e.id][0], e) for e in olds])
+            self._insert(conn, tenant, [e for e in last.values() if e.id not in existing])
+        created = [i for i in last if i not in existing]
+        return BatchOutcome(list(last), {}, created)
+
+    def change_entities(
+        self, tenant: str, ids: Sequence[str], change: EntityChange
+    ) -> BatchOutcome:
+        """Apply `change` to each entity under a row lock; a missing id is ResourceNotFound."""
+        success: list[str] = []
+        errors: dict[str, Exception] = {}
+        with self._write() as conn, conn.begin():
+            stmt = select(entities).where(entities.c.tenant == tenant, entities.c.id.in_(ids))
+            rows = {r.id: r for r in conn.execute(self._lock(conn, stmt))}
+            rewrites: list[tuple[int, Entity]] = []
+            removals: list[int] = []
+            for entity_id in dict.fromkeys(ids):
+                row = rows.get(entity_id)
+                if row is None:
+                    errors[entity_id] = ResourceNotFound(f"entity {entity_id} does not exist")
+                    continue
+                try:
+                    changed = change(_entity(row))
+                except Exception as exc:  # noqa: BLE001 - reported per entity
+                    errors[entity_id] = exc
+                    continue
+                if changed is None:
+                    removals.append(row.pk)
+                else:
+                    rewrites.append((row.pk, changed))
+                success.append(entity_id)
+            self._rewrite(conn, tenant, rewrites)
+            self._remove(conn, removals)
+        return BatchOutcome(success, errors)
+
+    def delete_entities(self, tenant: str, ids: Sequence[str]) -> BatchOutcome:
+        """Delete entities by id; a missing id is ResourceNotFound."""
+        with self._write() as conn, conn.begin():
+            existing = self._existing(conn, tenant, list(ids))
+            self._remove(conn, [pk for pk, _ in existing.values()])
+        errors: dict[str, Exception] = {
+            i: ResourceNotFound(f"entity {i} does not exist") for i in ids if i not in existing}
+        return BatchOutcome([i for i in ids if i in existing], errors)
+
+    def _existing(self, conn: Connection, tenant: str, ids: list[str]) -> dict[str, tuple[int, str]]:
+        found: dict[str, tuple[int, str]] = {}
+        for chunk in _chunks(ids, 500):
+            stmt = select(entities.c.id, entities.c.pk, entities.c.created_at).where(
+                entities.c.tenant == tenant, entities.c.id.in_(chunk))
+            found.update({r.id: (r.pk, r.created_at) for r in conn.execute(stmt)})
+        return found
+
+    def _insert(self, conn: Connection, tenant: str, batch: list[Entity]) -> None:
+        if not batch:
+            return
+        rows = [_entity_row(tenant, e) for e in batch]
+        stmt = insert(entities).returning(entities.c.pk, entities.c.id, sort_by_parameter_order=True)
+        pks = [r.pk for r in conn.execute(stmt, rows)]
+        self._index(conn, tenant, list(zip(pks, batch, strict=True)))
+
+    def _rewrite(self, conn: Connection, tenant: str, pairs: list[tuple[int, Entity]]) -> None:
+        if not pairs:
+            return
+        self._unindex(conn, [pk for pk, _ in pairs])
+        for pk, entity in pairs:
+            conn.execute(update(entities).where(entities.c.pk == pk).values(
+                doc=_dump(entity), modified_at=entity.modified_at,
+                created_at=entity.created_at))
+        self._index(conn, tenant, pairs)
+
+    def _remove(self, conn: Connection, pks: list[int]) -> None:
+        if not pks:
+            return
+        self._unindex(conn, pks)
+        for chunk in _chunks(pks, 500):
+            conn.execute(delete(entities).where(entities.c.pk.in_(chunk)))
+
+    def _index(self, conn: Connection, tenant: str, pairs: list[tuple[int, Entity]]) -> None:
+        types: list[dict[str, Any]] = []
+        values: list[dict[str, Any]] = []
+        geoms: list[dict[str, Any]] = []
+        for pk, entity in pairs:
+            rows = index_rows(entity, tenant)
+            types += [{**r, "entity_pk": pk} for r in rows.types]
+            values += [{**r, "entity_pk": pk} for r in rows.values]
+            geoms += [{**r, "entity_pk": pk} for r in rows.geometries]
+        if types:
+            conn.execute(insert(entity_types), types)
+        if values:
+            conn.execute(insert(attribute_values), values)
+        if geoms:
+            self._insert_geometries(conn, geoms)
+
+    def _unindex(self, conn: Connection, pks: list[int]) -> None:
+        for chunk in _chunks(pks, 500):
+            conn.execute(delete(entity_types).where(entity_types.c.entity_pk.in_(chunk)))
+            conn.execute(delete(attribute_values).where(attribute_values.c.entity_pk.in_(chunk)))
+            self._delete_geometries(conn, chunk)
+
+    # -- reads ---------------------------------------------------------------------------
+    def get_entity(self, tenant: str, entity_id: str) -> Entity | None:
+        """Return one entity, or None."""
+        stmt = select(entities).where(entities.c.tenant == tenant, entities.c.id == entity_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        return _entity(row) if row is not None else None
+
+    def query_entities(self, tenant: str, query: EntityQuery) -> QueryResult:
+        """Return the page of entities matching `query`, ordered by id."""
+        where = _conditions(tenant, query)
+        with self.engine.connect() as conn:
+            if query.geo is not None:
+                where.append(self._geo_filter(conn, query.geo, tenant))
+            count = None
+            if query.count:
+                total = conn.execute(select(func.count()).select_from(entities).where(*where))
+                count = int(total.scalar() or 0)
+            rows: list[Entity] = []
+            if query.limit > 0:
+                stmt = select(entities).where(*where).order_by(entities.c.id)
+                stmt = stmt.limit(query.limit).offset(query.offset)
+                rows = [_entity(r) for r in conn.execute(stmt)]
+        return QueryResult(rows, count)
+
+    def type_counts(self, tenant: str) -> dict[str, int]:
+        """Return every entity type in the tenant with its number of entities."""
+        stmt = (select(entity_types.c.type, func.count()).where(entity_types.c.tenant == tenant)
+                .group_by(entity_types.c.type).order_by(entity_types.c.type))
+        with self.engine.connect() as conn:
+            return {r[0]: int(r[1]) for r in conn.execute(stmt)}
+
+    def attribute_summary(self, tenant: str) -> dict[str, dict[str, Any]]:
+        """Return per attribute IRI: entity count, the entity types and attribute kinds."""
+        av, et = attribute_values, entity_types
+        base = av.c.tenant == tenant
+        counts = (select(av.c.name, func.count(av.c.entity_pk.distinct()))
+                  .where(base, av.c.sub == "").group_by(av.c.name))
+        kinds = select(av.c.name, av.c.kind).where(base, av.c.sub == "").distinct()
+        types = (select(av.c.name, et.c.type).join(et, et.c.entity_pk == av.c.entity_pk)
+                 .where(base, av.c.sub == "").distinct())
+        summary: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for name, n in conn.execute(counts):
+                summary[name] = {"count": int(n), "types": set(), "kinds": set()}
+            for name, kind in conn.execute(kinds):
+                summary[name]["kinds"].add(kind)
+            for name, etype in conn.execute(types):
+                summary[name]["types"].add(etype)
+        return summary
+
+    # -- contexts ------------------------------------------------------------------------
+    def put_context(self, context: StoredContext) -> None:
+        """Store (or replace) a JSON-LD context document."""
+        row = {"id": context.id, "url": context.url, "kind": context.kind,
+               "body": json.dumps(context.body), "created_at": context.created_at}
+        with self._write() as conn, conn.begin():
+            conn.execute(delete(jsonld_contexts).where(jsonld_contexts.c.url == context.url))
+            conn.execute(insert(jsonld_contexts).values(**row))
+
+    def get_context(self, key: str) -> StoredContext | None:
+        """Return a stored context by id or URL."""
+        c = jsonld_contexts.c
+        stmt = select(jsonld_contexts).where((c.id == key) | (c.url == key))
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        return _context(row) if row is not None else None
+
+    def list_contexts(self, kind: str | None = None) -> list[StoredContext]:
+        """Return stored contexts, optionally of one kind."""
+        stmt = select(jsonld_contexts).order_by(jsonld_contexts.c.created_at)
+        if kind is not None:
+            stmt = stmt.where(jsonld_contexts.c.kind == kind)
+        with self.engine.connect() as conn:
+            return [_context(r) for r in conn.execute(stmt)]
+
+    def delete_context(self, key: str) -> bool:
+        """Delete a stored context by id or URL; return whether it existed."""
+        c = jsonld_contexts.c
+        with self._write() as conn, conn.begin():
+            return bool(conn.execute(delete(jsonld_contexts).where(
+                (c.id == key) | (c.url == key))).rowcount)
+
+
+def _conditions(tenant: str, query: EntityQuery) -> list[ColumnElement[bool]]:
+    pk = entities.c.pk
+    where: list[ColumnElement[bool]] = [entities.c.tenant == tenant]
+    if query.ids:
+        where.append(entities.c.id.in_(query.ids))
+    if query.id_pattern:
+        where.append(entities.c.id.regexp_match(query.id_pattern))
+    if query.types is not None:
+        where.append(compile_types(query.types, pk))
+    if query.attrs:
+        av = attribute_values
+        where.append(exists(select(1).where(
+            av.c.entity_pk == pk, av.c.sub == "", av.c.name.in_(query.attrs))))
+    if query.q is not None:
+        where.append(compile_q(query.q, pk))
+    if query.scope_q is not None:
+        where.append(compile_scope(query.scope_q, pk))
+    return where or [true()]
+
+
+def _entity_row(tenant: str, entity: Entity) -> dict[str, Any]:
+    return {"tenant": tenant, "id": entity.id, "doc": _dump(entity),
+            "created_at": entity.created_at, "modified_at": entity.modified_at}
+
+
+def _dump(entity: Entity) -> str:
+    return json.dumps(entity.document(), separators=(",", ":"))
+
+
+def _entity(row: Any) -> Entity:
+    doc = json.loads(row.doc)
+    return Entity(id=row.id, types=doc["types"], attrs=doc["attrs"], scope=doc.get("scope", []),
+                  created_at=row.created_at, modified_at=row.modified_at)
+
+
+def _context(row: Any) -> StoredContext:
+    return StoredContext(id=row.id, url=row.url, kind=row.kind, body=json.loads(row.body),
+                         created_at=row.created_at)
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start: start + size]
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

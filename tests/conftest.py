@@ -1,0 +1,53 @@
+"""Shared fixtures: every store test runs on real SQLite and real PostgreSQL/PostGIS."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from civictwin.app import create_app
+from civictwin.config import Settings
+from civictwin.store import Store, open_store
+from tests.services import drop_postgres_database, fresh_postgres_database, require_postgres_url
+
+
+@pytest.fixture(scope="session")
+def postgres_store() -> Iterator[Store]:
+    """One migrated PostgreSQL database for the session (tests isolate by tenant)."""
+    base = require_postgres_url()
+    if base is None:
+        pytest.skip("PostgreSQL not started (run the suite through scripts/test)")
+    url = fresh_postgres_database(base)
+    store = open_store(url)
+    yield store
+    store.close()
+    drop_postgres_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """A migrated store of each kind."""
+    if request.param == "postgresql":
+        found: Store = request.getfixturevalue("postgres_store")
+        return found
+    path = tmp_path_factory.mktemp("sqlite") / "twin.db"
+    sqlite = open_store(f"sqlite:///{path}")
+    request.addfinalizer(sqlite.close)
+    return sqlite
+
+
+@pytest.fixture
+def tenant() -> str:
+    """A tenant no other test uses."""
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def client(store: Store, tenant: str) -> Iterator[TestClient]:
+    """An in-process HTTP client whose requests all carry this test's tenant."""
+    app = create_app(Settings(database_url="sqlite://"), store=store)
+    with TestClient(app, headers={"NGSILD-Tenant": tenant}) as test_client:
+        yield test_client
