@@ -38,7 +38,7 @@ CITY: dict[str, tuple[list[str], list[Row]]] = {
         ["Building"],
         [
             ("temperature", None, "@none", "Property", 20),
-            ("temperature", "observedAt", "@none", "Property", "2017-12-24T12:00:00Z"),
+            ("temperature", "observedAt", "@none", "Property", "2017-12-24T12:00:00.000000Z"),
             ("brandName", None, "@none", "Property", "Mercedes"),
             ("isParked", None, "@none", "Relationship", "urn:ngsi-ld:OffStreetParking:Downtown1"),
             ("address", None, "@none", "Property", {**GARDENS, "geo": {"lat": 52.5}}),
@@ -54,7 +54,7 @@ CITY: dict[str, tuple[list[str], list[Row]]] = {
         ["House"],
         [
             ("temperature", None, "@none", "Property", 25.5),
-            ("temperature", "observedAt", "@none", "Property", "2018-01-01T00:00:00Z"),
+            ("temperature", "observedAt", "@none", "Property", "2018-01-01T00:00:00.000000Z"),
             ("brandName", None, "@none", "Property", "Audi"),
             (
                 "address",

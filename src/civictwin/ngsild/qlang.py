@@ -408,16 +408,16 @@ def _number(token: str) -> int | float:
 
 
 def _normalize_datetime(token: str) -> str:
-    """Return the dateTime in the store's form `YYYY-MM-DDTHH:MM:SS[.ffffff]Z` (UTC)."""
+    """Return the dateTime in the store's sortable form (see `sortable_datetime`)."""
     moment = datetime.fromisoformat(token)
+    return sortable_datetime(moment)
+
+
+def sortable_datetime(moment: datetime) -> str:
+    """Return `YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC, which sorts as text in time order."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    text = (
-        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
-        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
-    )
-    return text + (f".{moment.microsecond:06d}" if moment.microsecond else "") + "Z"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _scan_string(cur: _Cursor) -> str:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from civictwin.ngsild.geo import bbox
+from civictwin.ngsild.qlang import sortable_datetime
 from civictwin.store.base import Entity, Instance
 
 NGSI_LD = "https://uri.etsi.org/ngsi-ld/"
 SCOPE = NGSI_LD + "scope"
 OBSERVED_AT = NGSI_LD + "observedAt"
 UNIT_CODE = NGSI_LD + "unitCode"
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 VALUE_KEYS = ("value", "object", "languageMap", "vocab", "valueList", "objectList", "json")
 
 
@@ -96,7 +100,7 @@ def _row(tenant: str, name: str, sub: str, dataset: str, kind: str, value: Any) 
     elif isinstance(value, int | float):
         row["num"] = float(value)
     elif isinstance(value, str):
-        row["text"] = value
+        row["text"] = _sortable(value)
     elif isinstance(value, dict):
         row["json"] = value
     return row
@@ -107,3 +111,13 @@ def _geometry(tenant: str, name: str, dataset: str, geometry: dict[str, Any]) ->
     return {"tenant": tenant, "name": name, "dataset_id": dataset,
             "geojson": json.dumps(geometry, separators=(",", ":")),
             "minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy}
+
+
+def _sortable(text: str) -> str:
+    """Store date-times in one sortable form so that q can order them as text."""
+    if not _DATETIME.match(text):
+        return text
+    try:
+        return sortable_datetime(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return text

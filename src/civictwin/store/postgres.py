@@ -32,7 +32,12 @@ class PostgresStore(SqlStore):
         return stmt.with_for_update()
 
     def _migration_sql(self, version: int) -> list[str]:
-        return list(POSTGIS_DDL) if version == 1 else []
+        if version != 1:
+            return []
+        # Byte-order collation, as SQLite compares: ids and string values sort alike on both.
+        collate = ['ALTER TABLE entities ALTER COLUMN id TYPE varchar COLLATE "C"',
+                   'ALTER TABLE attribute_values ALTER COLUMN text TYPE text COLLATE "C"']
+        return [*POSTGIS_DDL, *collate]
 
     def _insert_geometries(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         conn.execute(insert(geometries), rows)
