@@ -1,4 +1,4 @@
-"""The twin over real HTTP on loopback: a uvicorn server, httpx, and a third-party NGSI-LD client."""
+"""The twin over real HTTP on loopback: uvicorn, httpx and a third-party NGSI-LD client."""
 
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from civictwin import __version__
-from civictwin.config import Settings, settings as load_settings
+from civictwin.config import Settings
+from civictwin.config import settings as load_settings
 from civictwin.errors import (
     BadRequestData,
     CivicTwinError,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from civictwin.config import Settings, load_settings
@@ -14,7 +15,7 @@ from civictwin.errors import CivicTwinError
 
 app = typer.Typer(help="civictwin: a local digital twin and data space for cities.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides the setting.")]
 
@@ -23,11 +24,15 @@ def _settings(config: Path | None, database_url: str | None = None, **extra: obj
     overrides = {k: v for k, v in {"database_url": database_url, **extra}.items() if v is not None}
     try:
         return load_settings(config, **overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        _fail(f"setting {where}: {first['msg']} (got {first.get('input')!r})")
     except (ValueError, OSError) as exc:
-        _fail(f"settings: {str(exc).splitlines()[0]}")
+        _fail(f"settings: {exc}")
 
 
-def _fail(message: str) -> typer.Exit:
+def _fail(message: str) -> NoReturn:
     err.print(f"[red]error:[/red] {message}")
     raise typer.Exit(2)
 

@@ -72,7 +72,7 @@ def infer(raw: Any) -> Instance:
     kind = raw.get("type")
     if kind in VALUE_KEYS:
         return dict(raw)
-    if kind in GEOMETRY_TYPES and "coordinates" in raw or kind == "GeometryCollection":
+    if (kind in GEOMETRY_TYPES and "coordinates" in raw) or kind == "GeometryCollection":
         return {"type": "GeoProperty", "value": raw}
     for key, inferred in KIND_BY_KEY.items():
         if key in raw:

@@ -16,7 +16,12 @@ from civictwin.errors import (
     ResourceNotFound,
 )
 from civictwin.ngsild import entities as ops
-from civictwin.ngsild.attributes import expand_attribute, expand_attributes, now_iso
+from civictwin.ngsild.attributes import (
+    check_uri,
+    expand_attribute,
+    expand_attributes,
+    now_iso,
+)
 from civictwin.ngsild.jsonld import Context, ContextResolver, RawContext, remote_loader
 from civictwin.store.base import BatchOutcome, Entity, EntityQuery, QueryResult, Store
 from civictwin.store.base import StoredContext as StoredContextRow
@@ -287,7 +292,7 @@ def _with_types(entity: Entity, types: list[str]) -> Entity:
 
 
 def _entity_id(value: Any) -> str:
-    return ops.check_uri(value, "entity id")
+    return check_uri(value, "entity id")
 
 
 def _object(body: Any) -> dict[str, Any]:

@@ -72,8 +72,8 @@ def scopes(raw: Any) -> list[str]:
     items = raw.get("value") if isinstance(raw, dict) else raw
     items = items if isinstance(items, list) else [items]
     for item in items:
-        if not isinstance(item, str) or not item.startswith("/") or item.endswith("/") \
-                and item != "/" or "#" in item or "+" in item:
+        if not isinstance(item, str) or not item.startswith("/") or (item.endswith("/") \
+                and item != "/") or "#" in item or "+" in item:
             raise BadRequestData(f"scope {item!r} must be a path like /Madrid/Gardens")
     return list(items)
 

@@ -38,10 +38,10 @@ from civictwin.store.schema import (
     attribute_values,
     entities,
     entity_types,
-    geometries,
     jsonld_contexts,
     schema_version,
 )
+
 
 class SqlStore:
     """Entity storage over SQLAlchemy Core; one instance per database."""
@@ -142,7 +142,7 @@ class SqlStore:
                     continue
                 try:
                     changed = change(_entity(row))
-                except Exception as exc:  # noqa: BLE001 - reported per entity
+                except Exception as exc:
                     errors[entity_id] = exc
                     continue
                 if changed is None:
@@ -163,7 +163,9 @@ class SqlStore:
             i: ResourceNotFound(f"entity {i} does not exist") for i in ids if i not in existing}
         return BatchOutcome([i for i in ids if i in existing], errors)
 
-    def _existing(self, conn: Connection, tenant: str, ids: list[str]) -> dict[str, tuple[int, str]]:
+    def _existing(
+        self, conn: Connection, tenant: str, ids: list[str]
+    ) -> dict[str, tuple[int, str]]:
         found: dict[str, tuple[int, str]] = {}
         for chunk in _chunks(ids, 500):
             stmt = select(entities.c.id, entities.c.pk, entities.c.created_at).where(
@@ -175,7 +177,8 @@ class SqlStore:
         if not batch:
             return
         rows = [_entity_row(tenant, e) for e in batch]
-        stmt = insert(entities).returning(entities.c.pk, entities.c.id, sort_by_parameter_order=True)
+        stmt = insert(entities).returning(
+            entities.c.pk, entities.c.id, sort_by_parameter_order=True)
         pks = [r.pk for r in conn.execute(stmt, rows)]
         self._index(conn, tenant, list(zip(pks, batch, strict=True)))
 
