@@ -266,3 +266,16 @@ def test_tenants_are_isolated(client: TestClient) -> None:
     assert client.get("/ngsi-ld/v1/types", headers=other).json()["typeList"] == []
     problem(client.get("/ngsi-ld/v1/types", headers={"NGSILD-Tenant": "bad tenant!"}), 400,
             "BadRequestData")
+
+
+def test_scope_queries(client: TestClient) -> None:
+    for n, scope in enumerate(["/Lumen/Centrum", "/Lumen/Haven/North", "/Other"]):
+        client.post("/ngsi-ld/v1/entities", json={**meter(n), "scope": scope})
+    scoped = lambda q: sorted(e["id"] for e in client.get(  # noqa: E731
+        "/ngsi-ld/v1/entities", params={"type": "Meter", "scopeQ": q}).json())
+    assert scoped("/Lumen/#") == ["urn:ngsi-ld:Meter:0", "urn:ngsi-ld:Meter:1"]
+    assert scoped("/Lumen/+/North") == ["urn:ngsi-ld:Meter:1"]
+    assert scoped("/Other,/Lumen/Centrum") == ["urn:ngsi-ld:Meter:0", "urn:ngsi-ld:Meter:2"]
+    assert client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Meter:2").json()["scope"] == "/Other"
+    problem(client.get("/ngsi-ld/v1/entities", params={"type": "Meter", "scopeQ": "Lumen"}),
+            400, "BadRequestData")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ from civictwin.store.base import BatchOutcome, Entity, EntityQuery, QueryResult,
 from civictwin.store.base import StoredContext as StoredContextRow
 
 Change = Callable[[Entity], Entity | None]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -279,7 +281,8 @@ def _merge(result: BatchResult, outcome: BatchOutcome) -> BatchResult:
     result.created += outcome.created
     for entity_id, error in outcome.errors.items():
         if not isinstance(error, CivicTwinError):
-            error = BadRequestData(str(error))
+            log.error("entity %s: unexpected %r", entity_id, error)
+            error = CivicTwinError(f"unexpected error while changing entity {entity_id}")
         result.errors.append((entity_id, error))
     return result
 
