@@ -175,3 +175,36 @@ def test_values_of_every_json_type_round_trip(store: Store, tenant: str, value: 
     store.create_entities(tenant, [build_entity(body, CTX, "2026-01-01T00:00:00Z")])
     found = store.get_entity(tenant, "urn:ngsi-ld:Thing:1")
     assert found is not None and found.attrs[V + "p"][0]["value"] == value
+
+
+def test_listeners_see_every_write_inside_the_transaction(store: Store, tenant: str) -> None:
+    seen: list[tuple[str | None, str | None]] = []
+
+    def record(conn: Any, where: str, writes: list[Any]) -> None:
+        if where == tenant:
+            seen.extend((w.before and w.before.id, w.after and w.after.id) for w in writes)
+
+    store.add_listener(record)
+    try:
+        store.create_entities(tenant, [building(1)])
+        store.upsert_entities(tenant, [building(1), building(2)])
+        store.change_entities(tenant, ["urn:ngsi-ld:Building:0002"], lambda e: e)
+        store.delete_entities(tenant, ["urn:ngsi-ld:Building:0001"])
+    finally:
+        store.listeners.remove(record)  # type: ignore[attr-defined]
+    b1, b2 = "urn:ngsi-ld:Building:0001", "urn:ngsi-ld:Building:0002"
+    assert seen == [(None, b1), (b1, b1), (None, b2), (b2, b2), (b1, None)]
+
+
+def test_a_failing_listener_rolls_the_write_back(store: Store, tenant: str) -> None:
+    def refuse(conn: Any, where: str, writes: list[Any]) -> None:
+        if where == tenant:
+            raise RuntimeError("derived rows could not be written")
+
+    store.add_listener(refuse)
+    try:
+        with pytest.raises(RuntimeError):
+            store.create_entities(tenant, [building(1)])
+    finally:
+        store.listeners.remove(refuse)  # type: ignore[attr-defined]
+    assert store.get_entity(tenant, "urn:ngsi-ld:Building:0001") is None

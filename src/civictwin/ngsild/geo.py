@@ -261,7 +261,10 @@ def _validate(value: Any, what: str) -> dict[str, Any]:
         )
     if "coordinates" not in value:
         raise BadRequestData(f"{what}: a {kind} needs a coordinates member")
-    coordinates = _CHECKS[kind](value["coordinates"], "coordinates")
+    try:
+        coordinates = _CHECKS[kind](value["coordinates"], "coordinates")
+    except BadRequestData as exc:
+        raise BadRequestData(f"{what}: {exc.detail}") from None
     if len({len(position) for position in _positions_in(coordinates)}) > 1:
         raise BadRequestData(f"{what}: a {kind} mixes 2D and 3D positions")
     geometry = shape({"type": kind, "coordinates": coordinates})
@@ -301,7 +304,8 @@ def _finite(item: Any) -> float | None:
 
 def _array(value: Any, path: str, minimum: int, of: str) -> list[Any]:
     """Check that a value is an array of at least `minimum` members (`of` names one)."""
-    if not isinstance(value, list):
+    # Every member is an array: positions, rings, lines and polygons all are.
+    if not isinstance(value, list) or not all(isinstance(item, list) for item in value):
         raise BadRequestData(f"{path} must be an array of {of}s, got {_show(value)}")
     if len(value) < minimum:
         plural = "" if minimum == 1 else "s"

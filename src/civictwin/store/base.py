@@ -73,6 +73,17 @@ class StoredContext:
     created_at: str
 
 
+@dataclass(frozen=True)
+class EntityWrite:
+    """One entity's change as a store commits it: before (None if new), after (None if gone)."""
+
+    before: Entity | None
+    after: Entity | None
+
+
+WriteListener = Callable[[Any, str, list[EntityWrite]], None]
+"""Called inside the writing transaction (with its connection) so derived rows commit with it."""
+
 EntityChange = Callable[[Entity], Entity | None]
 """Turn the current entity into the new one (None deletes it); raise to refuse the change."""
 
@@ -88,6 +99,10 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+        ...
+
+    def add_listener(self, listener: WriteListener) -> None:
+        """Call `listener` with every batch of entity writes, inside the same transaction."""
         ...
 
     def create_entities(self, tenant: str, entities: Sequence[Entity]) -> BatchOutcome:

@@ -28,8 +28,10 @@ from civictwin.store.base import (
     Entity,
     EntityChange,
     EntityQuery,
+    EntityWrite,
     QueryResult,
     StoredContext,
+    WriteListener,
 )
 from civictwin.store.index import index_rows
 from civictwin.store.migrations import MIGRATIONS
@@ -50,6 +52,16 @@ class SqlStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.listeners: list[WriteListener] = []
+
+    def add_listener(self, listener: WriteListener) -> None:
+        """Call `listener` with every batch of entity writes, inside the same transaction."""
+        self.listeners.append(listener)
+
+    def _notify(self, conn: Connection, tenant: str, writes: list[EntityWrite]) -> None:
+        if writes:
+            for listener in self.listeners:
+                listener(conn, tenant, writes)
 
     # -- dialect hooks -------------------------------------------------------------------
     def _write(self) -> Connection:
@@ -109,6 +121,7 @@ class SqlStore:
                 else:
                     fresh[entity.id] = entity
             self._insert(conn, tenant, list(fresh.values()))
+            self._notify(conn, tenant, [EntityWrite(None, e) for e in fresh.values()])
         return BatchOutcome(list(fresh), errors)
 
     def upsert_entities(self, tenant: str, batch: Sequence[Entity]) -> BatchOutcome:
@@ -116,11 +129,13 @@ class SqlStore:
         last: dict[str, Entity] = {e.id: e for e in batch}
         with self._write() as conn, conn.begin():
             existing = self._existing(conn, tenant, list(last))
+            before = self._current(conn, tenant, list(existing)) if self.listeners else {}
             olds = [e for e in last.values() if e.id in existing]
             for entity in olds:
                 entity.created_at = existing[entity.id][1]
             self._rewrite(conn, tenant, [(existing[e.id][0], e) for e in olds])
             self._insert(conn, tenant, [e for e in last.values() if e.id not in existing])
+            self._notify(conn, tenant, [EntityWrite(before.get(e.id), e) for e in last.values()])
         created = [i for i in last if i not in existing]
         return BatchOutcome(list(last), {}, created)
 
@@ -135,16 +150,19 @@ class SqlStore:
             rows = {r.id: r for r in conn.execute(self._lock(conn, stmt))}
             rewrites: list[tuple[int, Entity]] = []
             removals: list[int] = []
+            writes: list[EntityWrite] = []
             for entity_id in dict.fromkeys(ids):
                 row = rows.get(entity_id)
                 if row is None:
                     errors[entity_id] = ResourceNotFound(f"entity {entity_id} does not exist")
                     continue
                 try:
+                    current = _entity(row)
                     changed = change(_entity(row))
                 except Exception as exc:
                     errors[entity_id] = exc
                     continue
+                writes.append(EntityWrite(current, changed))
                 if changed is None:
                     removals.append(row.pk)
                 else:
@@ -152,13 +170,16 @@ class SqlStore:
                 success.append(entity_id)
             self._rewrite(conn, tenant, rewrites)
             self._remove(conn, removals)
+            self._notify(conn, tenant, writes)
         return BatchOutcome(success, errors)
 
     def delete_entities(self, tenant: str, ids: Sequence[str]) -> BatchOutcome:
         """Delete entities by id; a missing id is ResourceNotFound."""
         with self._write() as conn, conn.begin():
             existing = self._existing(conn, tenant, list(ids))
+            before = self._current(conn, tenant, list(existing)) if self.listeners else {}
             self._remove(conn, [pk for pk, _ in existing.values()])
+            self._notify(conn, tenant, [EntityWrite(e, None) for e in before.values()])
         errors: dict[str, Exception] = {
             i: ResourceNotFound(f"entity {i} does not exist") for i in ids if i not in existing}
         return BatchOutcome([i for i in ids if i in existing], errors)
@@ -171,6 +192,13 @@ class SqlStore:
             stmt = select(entities.c.id, entities.c.pk, entities.c.created_at).where(
                 entities.c.tenant == tenant, entities.c.id.in_(chunk))
             found.update({r.id: (r.pk, r.created_at) for r in conn.execute(stmt)})
+        return found
+
+    def _current(self, conn: Connection, tenant: str, ids: list[str]) -> dict[str, Entity]:
+        found: dict[str, Entity] = {}
+        for chunk in _chunks(ids, 500):
+            stmt = select(entities).where(entities.c.tenant == tenant, entities.c.id.in_(chunk))
+            found.update({r.id: _entity(r) for r in conn.execute(stmt)})
         return found
 
     def _insert(self, conn: Connection, tenant: str, batch: list[Entity]) -> None:

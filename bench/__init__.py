@@ -1,0 +1,1 @@
+"""Benchmarks of civictwin against raw-database baselines measured in the same run."""
