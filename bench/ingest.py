@@ -113,53 +113,82 @@ def precompute_rows(entities: list[Entity], dialect: str) -> list[ChunkRows]:
     return out
 
 
-def insert_sqlite(db: Database, prepared: list[ChunkRows]) -> float:
-    """Insert the rows with sqlite3 executemany; return the seconds it took."""
-    conn = sqlite_connect(db.raw)
-    try:
-        start = time.perf_counter()
-        for rows in prepared:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT INTO entities (pk, tenant, id, doc, created_at, "
-                             "modified_at) VALUES (?, ?, ?, ?, ?, ?)", rows.entities)
-            conn.executemany("INSERT INTO entity_types (entity_pk, type, tenant) "
-                             "VALUES (?, ?, ?)", rows.types)
-            conn.executemany("INSERT INTO attribute_values (entity_pk, tenant, name, sub, "
-                             "dataset_id, kind, num, text, flag, json) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows.values)
-            conn.executemany("INSERT INTO geometries (gk, entity_pk, tenant, name, dataset_id, "
-                             "geojson, minx, miny, maxx, maxy) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows.geometries)
-            conn.executemany("INSERT INTO geometries_rtree (gk, minx, maxx, miny, maxy) "
-                             "VALUES (?, ?, ?, ?, ?)", rows.rtree)
-            conn.execute("COMMIT")
-        return time.perf_counter() - start
-    finally:
-        conn.close()
+class RawSqlite:
+    """The baseline on SQLite: sqlite3 executemany, one transaction per chunk."""
+
+    def __init__(self, db: Database) -> None:
+        self.conn = sqlite_connect(db.raw)
+
+    def write(self, rows: ChunkRows) -> None:
+        """Insert one chunk's rows."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO entities (pk, tenant, id, doc, created_at, modified_at) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", rows.entities)
+        conn.executemany("INSERT INTO entity_types (entity_pk, type, tenant) VALUES (?, ?, ?)",
+                         rows.types)
+        conn.executemany("INSERT INTO attribute_values (entity_pk, tenant, name, sub, "
+                         "dataset_id, kind, num, text, flag, json) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows.values)
+        conn.executemany("INSERT INTO geometries (gk, entity_pk, tenant, name, dataset_id, "
+                         "geojson, minx, miny, maxx, maxy) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows.geometries)
+        conn.executemany("INSERT INTO geometries_rtree (gk, minx, maxx, miny, maxy) "
+                         "VALUES (?, ?, ?, ?, ?)", rows.rtree)
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
 
 
-def insert_postgres(db: Database, prepared: list[ChunkRows]) -> float:
-    """Insert the rows with psycopg COPY FROM STDIN; return the seconds it took."""
-    import psycopg
+class RawPostgres:
+    """The baseline on PostgreSQL: psycopg COPY FROM STDIN, one transaction per chunk."""
 
-    copies = (
-        ("COPY entities (pk, tenant, id, doc, created_at, modified_at) FROM STDIN",
-         lambda r: r.entities),
-        ("COPY entity_types (entity_pk, type, tenant) FROM STDIN", lambda r: r.types),
+    COPIES = (
+        ("COPY entities (pk, tenant, id, doc, created_at, modified_at) FROM STDIN", "entities"),
+        ("COPY entity_types (entity_pk, type, tenant) FROM STDIN", "types"),
         ("COPY attribute_values (entity_pk, tenant, name, sub, dataset_id, kind, num, text, "
-         "flag, json) FROM STDIN", lambda r: r.values),
+         "flag, json) FROM STDIN", "values"),
         ("COPY geometries (gk, entity_pk, tenant, name, dataset_id, geojson, minx, miny, maxx, "
-         "maxy, geom) FROM STDIN", lambda r: r.geometries),
+         "maxy, geom) FROM STDIN", "geometries"),
     )
-    with psycopg.connect(db.raw) as conn, conn.cursor() as cur:
-        start = time.perf_counter()
-        for rows in prepared:
-            with conn.transaction():
-                for statement, pick in copies:
-                    with cur.copy(statement) as copy:
-                        for row in pick(rows):
-                            copy.write_row(row)
-        return time.perf_counter() - start
+
+    def __init__(self, db: Database) -> None:
+        import psycopg
+
+        self.conn = psycopg.connect(db.raw)
+
+    def write(self, rows: ChunkRows) -> None:
+        """Copy one chunk's rows in."""
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            for statement, attr in self.COPIES:
+                with cur.copy(statement) as copy:
+                    for row in getattr(rows, attr):
+                        copy.write_row(row)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+
+class Ours:
+    """Our side: ContextBroker.batch_upsert on a store of our own."""
+
+    def __init__(self, db: Database) -> None:
+        self.store = open_store(db.url)
+        self.broker = ContextBroker(self.store, Settings(database_url=db.url))
+        self.ctx = self.broker.context(None)
+
+    def write(self, chunk: list[dict[str, Any]]) -> None:
+        """Upsert one chunk of entity bodies."""
+        result = self.broker.batch_upsert(TENANT, chunk, self.ctx)
+        if result.errors:
+            raise RuntimeError(f"batch_upsert failed: {result.errors[:3]}")
+
+    def close(self) -> None:
+        """Release the store."""
+        self.store.close()
 
 
 def fingerprint(db: Database) -> dict[str, Any]:
@@ -183,35 +212,52 @@ def fingerprint(db: Database) -> dict[str, Any]:
         return {k: tuple(pg.execute(q).fetchone() or ()) for k, q in checks.items()}
 
 
-def measure_ours(db: Database, bodies: list[dict[str, Any]],
-                 profile: cProfile.Profile | None = None) -> float:
-    """Upsert the bodies through the broker in chunks; return the seconds it took."""
-    store = open_store(db.url)
-    try:
-        broker = ContextBroker(store, Settings(database_url=db.url))
-        ctx = broker.context(None)
-        with quiet_heap():
-            start = time.perf_counter()
-            if profile is not None:
-                profile.enable()
-            for chunk in chunks(bodies, CHUNK):
-                result = broker.batch_upsert(TENANT, chunk, ctx)
-                if result.errors:
-                    raise RuntimeError(f"batch_upsert failed: {result.errors[:3]}")
-            if profile is not None:
-                profile.disable()
-            return time.perf_counter() - start
-    finally:
-        store.close()
+def measure(dialect: str, bodies: list[dict[str, Any]],
+            pg_url: str | None) -> tuple[float, float, int]:
+    """Return the seconds ours and the baseline spent writing, chunk by chunk in turn.
+
+    Taking turns per chunk spreads whatever else the machine does over both sides evenly.
+    """
+    with fresh_database(dialect, pg_url) as ours_db, fresh_database(dialect, pg_url) as raw_db:
+        open_store(raw_db.url).close()  # the same schema, by the same migrations
+        prepared = precompute_rows(expanded_entities(bodies, raw_db), dialect)
+        ours = Ours(ours_db)
+        raw = RawSqlite(raw_db) if dialect == "sqlite" else RawPostgres(raw_db)
+        ours_s = raw_s = 0.0
+        try:
+            with quiet_heap():
+                for chunk, rows in zip(chunks(bodies, CHUNK), prepared, strict=True):
+                    start = time.perf_counter()
+                    ours.write(chunk)
+                    middle = time.perf_counter()
+                    raw.write(rows)
+                    ours_s, raw_s = ours_s + middle - start, raw_s + time.perf_counter() - middle
+        finally:
+            ours.close()
+            raw.close()
+        ours_rows, raw_rows = fingerprint(ours_db), fingerprint(raw_db)
+    if ours_rows != raw_rows:
+        raise RuntimeError(f"{dialect}: the baseline wrote other rows than ours: "
+                           f"{raw_rows} != {ours_rows}")
+    rows = sum(v[0] for k, v in ours_rows.items() if k.startswith("rows in"))
+    return ours_s, raw_s, rows
 
 
-def measure_baseline(db: Database, bodies: list[dict[str, Any]]) -> float:
-    """Insert the same rows with the raw driver; return the seconds the inserts took."""
-    open_store(db.url).close()  # the same schema, by the same migrations
-    prepared = precompute_rows(expanded_entities(bodies, db), db.dialect)
-    insert = insert_sqlite if db.dialect == "sqlite" else insert_postgres
-    with quiet_heap():
-        return insert(db, prepared)
+def profile_ours(dialect: str, bodies: list[dict[str, Any]], pg_url: str | None,
+                 path: str) -> None:
+    """Run our side once more under cProfile and write the stats to `path`."""
+    profiler = cProfile.Profile()
+    with fresh_database(dialect, pg_url) as db:
+        ours = Ours(db)
+        try:
+            with quiet_heap():
+                profiler.enable()
+                for chunk in chunks(bodies, CHUNK):
+                    ours.write(chunk)
+                profiler.disable()
+        finally:
+            ours.close()
+    profiler.dump_stats(path)
 
 
 def run(entities: int = 20_000, database_url: str | None = None, seed: int = 7,
@@ -223,26 +269,15 @@ def run(entities: int = 20_000, database_url: str | None = None, seed: int = 7,
         dialects = ["sqlite"] + (["postgresql"] if pg_url else [])
     results: dict[str, Any] = {}
     for dialect in dialects:
-        with fresh_database(dialect, pg_url) as ours_db:
-            ours_s = measure_ours(ours_db, bodies)
-            ours_rows = fingerprint(ours_db)
-        with fresh_database(dialect, pg_url) as base_db:
-            base_s = measure_baseline(base_db, bodies)
-            base_rows = fingerprint(base_db)
-        if ours_rows != base_rows:
-            raise RuntimeError(f"{dialect}: the baseline wrote other rows than ours: "
-                               f"{base_rows} != {ours_rows}")
+        ours_s, raw_s, rows = measure(dialect, bodies, pg_url)
         if profile:  # a separate pass: the profiler would slow the measured one
-            prof = cProfile.Profile()
-            with fresh_database(dialect, pg_url) as profiled_db:
-                measure_ours(profiled_db, bodies, prof)
-            prof.dump_stats(f"{profile}.{dialect}.pstats")
+            profile_ours(dialect, bodies, pg_url, f"{profile}.{dialect}.pstats")
         results[dialect] = {
             "entities": entities,
+            "rows": rows,
             "ours_per_s": entities / ours_s,
-            "baseline_per_s": entities / base_s,
-            "ratio": base_s / ours_s,
-            "rows": sum(v[0] for k, v in ours_rows.items() if k.startswith("rows in")),
+            "baseline_per_s": entities / raw_s,
+            "ratio": raw_s / ours_s,
             "baseline_method": BASELINE_METHOD[dialect],
         }
     return results

@@ -60,6 +60,7 @@ def building_body(rng: random.Random, number: int) -> dict[str, Any]:
         else [use]
     floors = rng.randint(1, 12)
     district = 1 + int((x + HALF_SIZE_M) // 2500) + 4 * int((y + HALF_SIZE_M) // 2500)
+    month = rng.randint(1, 12)
     street = rng.choice(STREETS)
     house = rng.randint(1, 250)
     return {
@@ -76,7 +77,7 @@ def building_body(rng: random.Random, number: int) -> dict[str, Any]:
                       "unitCode": "MTK"},
         "heatingType": {"type": "Property", "value": rng.choice(HEATING)},
         "energyUse": {"type": "Property", "value": round(rng.uniform(5e3, 9e5), 1),
-                      "unitCode": "KWH", "observedAt": f"2025-{rng.randint(1, 12):02d}-01T00:00:00Z"},
+                      "unitCode": "KWH", "observedAt": f"2025-{month:02d}-01T00:00:00Z"},
         "refCityDistrict": {"type": "Relationship",
                             "object": f"urn:ngsi-ld:CityDistrict:bench:{district}"},
     }

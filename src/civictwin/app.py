@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,24 +23,45 @@ from civictwin.errors import (
     ResourceNotFound,
 )
 from civictwin.ngsild import api as entity_api
-from civictwin.ngsild import meta_api
+from civictwin.ngsild import meta_api, registrations_api, subscriptions_api
 from civictwin.ngsild.broker import ContextBroker
+from civictwin.ngsild.notifier import Notifier
+from civictwin.ngsild.subscriptions import Subscriptions
+from civictwin.ngsild.temporal import TemporalBroker
+from civictwin.ngsild.temporal_api import router as temporal_router
 from civictwin.store import Store, open_store
 
 log = logging.getLogger("civictwin")
+
+
+@asynccontextmanager
+async def _notifier_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Deliver notifications while the app serves."""
+    notifier: Notifier = app.state.notifier
+    notifier.start()
+    try:
+        yield
+    finally:
+        notifier.stop()
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
     """Return the civictwin ASGI application over `store` (opened from settings if None)."""
     settings = settings or load_settings()
     store = store or open_store(settings.database_url)
-    app = FastAPI(title="civictwin", version=__version__,
+    app = FastAPI(title="civictwin", version=__version__, lifespan=_notifier_lifespan,
                   description="A local digital twin and data space for cities (NGSI-LD).")
     app.state.settings = settings
     app.state.store = store
     app.state.broker = ContextBroker(store, settings)
+    app.state.temporal = TemporalBroker(app.state.broker)  # records history on writes
+    app.state.subscriptions = Subscriptions(store, app.state.broker.contexts)
+    app.state.notifier = Notifier(app.state.subscriptions)
     app.include_router(entity_api.router)
     app.include_router(meta_api.router)
+    app.include_router(temporal_router)
+    app.include_router(registrations_api.router)
+    app.include_router(subscriptions_api.router)
     _error_handlers(app)
     return app
 

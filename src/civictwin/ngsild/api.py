@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from civictwin.errors import BadRequestData, ResourceNotFound
+from civictwin.ngsild import federation
 from civictwin.ngsild.broker import BatchResult, ContextBroker
 from civictwin.ngsild.entities import UpdateResult
 from civictwin.ngsild.geo import LOCATION
@@ -73,9 +74,10 @@ def _query_answer(request: Request, call: Call, ngsi: ContextBroker, params: dic
                   media: str) -> Response:
     ctx = call.context
     query = entity_query(params, ctx, ngsi.settings.default_limit)
-    result = ngsi.query(call.tenant, query)
+    result, warnings = federation.query(ngsi, federation.hop(request, call), params, query)
     opts = render_options({k: v for k, v in params.items() if isinstance(v, str)}, ctx)
     headers = {"NGSILD-Results-Count": str(result.count)} if result.count is not None else {}
+    headers.update(warnings)
     if media == GEO_JSON:
         geoproperty = ctx.expand(params.get("geometryProperty") or "location")
         body: Any = render_geojson(result.entities, ctx, opts, geoproperty)
@@ -89,8 +91,9 @@ def retrieve_entity(entity_id: str, request: Request, call: CallDep,
                     ngsi: BrokerDep) -> Response:
     """Retrieve an entity (5.7.1)."""
     media = accepted(request)
-    entity = ngsi.retrieve_entity(call.tenant, entity_id)
     params = dict(request.query_params)
+    entity, warnings = federation.retrieve(ngsi, federation.hop(request, call), entity_id,
+                                           params)
     if params.get("type") and call.context.expand(params["type"]) not in entity.types:
         raise_not_found(entity_id)
     opts = render_options(params, call.context)
@@ -99,7 +102,7 @@ def retrieve_entity(entity_id: str, request: Request, call: CallDep,
         body = render_feature(entity, call.context, opts, geoproperty or LOCATION)
     else:
         body = render_entity(entity, call.context, opts)
-    return respond(call, media, body)
+    return respond(call, media, body, headers=warnings)
 
 
 def raise_not_found(entity_id: str) -> None:

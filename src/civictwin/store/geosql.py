@@ -3,9 +3,9 @@
 SQLite has no geometry engine: its R-tree narrows the candidates to the query's search box and
 civictwin.ngsild.geo.matches() decides exactly in Python. PostGIS decides exactly in SQL, with
 the same search box in front so that its GiST index is used. Topological relations use GEOS on
-both sides; `near` is geodesic on both (PostGIS `geography` treats edges as great-circle arcs
-where geo.py follows GeoJSON's lon/lat edges, which differ by centimetres on city-sized edges).
-An entity matches when any instance of the GeoProperty does.
+both sides. `near` is geodesic on both; since PostGIS `geography` edges are great-circle arcs and
+GeoJSON's are straight in lon/lat, edges are first split to DENSIFY_DEGREES, after which the two
+agree to a few parts per million. An entity matches when any instance of the GeoProperty does.
 """
 
 from __future__ import annotations

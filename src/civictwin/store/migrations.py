@@ -16,7 +16,34 @@ def _v1_entities(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=tables)
 
 
+def _v3_subscriptions(conn: Connection) -> None:
+    """Create the subscription and notification outbox tables."""
+    schema.metadata.create_all(conn, tables=[schema.subscriptions, schema.notification_outbox])
+
+
+def _v5_registrations(conn: Connection) -> None:
+    """Create the context source registration table."""
+    schema.metadata.create_all(conn, tables=[schema.csource_registrations])
+
+
+def _v4_ingest(conn: Connection) -> None:
+    """Create the ingest dead-letter and run tables."""
+    schema.metadata.create_all(conn, tables=[schema.ingest_dead_letters, schema.ingest_runs])
+
+
+def _v2_temporal(conn: Connection) -> None:
+    """Create the temporal history tables (PostgreSQL partitions attribute_instances itself)."""
+    tables = [schema.temporal_entities, schema.temporal_series]
+    if conn.dialect.name != "postgresql":
+        tables.append(schema.attribute_instances)
+    schema.metadata.create_all(conn, tables=tables)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_entities),
+    (2, _v2_temporal),
+    (3, _v3_subscriptions),
+    (4, _v4_ingest),
+    (5, _v5_registrations),
 ]
 """(version, step) pairs; dialect-specific statements per version live in the store modules."""

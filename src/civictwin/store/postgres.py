@@ -11,6 +11,7 @@ from civictwin.ngsild.geo import GeoQuery
 from civictwin.store.geosql import POSTGIS_DDL, postgis_filter
 from civictwin.store.schema import entities, geometries
 from civictwin.store.sql import SqlStore
+from civictwin.store.temporal import TEMPORAL_POSTGRES_DDL
 
 FILL_GEOM = text(
     "UPDATE geometries SET geom = ST_SetSRID(ST_GeomFromGeoJSON(geojson), 4326) "
@@ -32,6 +33,8 @@ class PostgresStore(SqlStore):
         return stmt.with_for_update()
 
     def _migration_sql(self, version: int) -> list[str]:
+        if version == 2:
+            return list(TEMPORAL_POSTGRES_DDL)
         if version != 1:
             return []
         # Byte-order collation, as SQLite compares: ids and string values sort alike on both.

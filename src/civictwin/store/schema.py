@@ -111,3 +111,138 @@ jsonld_contexts = Table(
     Column("body", Text, nullable=False),
     Column("created_at", String, nullable=False),
 )
+
+# Subscriptions (ETSI GS CIM 009 5.2.12): the document as the user wrote it plus its @context;
+# the columns the notifier filters and counts on are kept beside it.
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("id", String, primary_key=True),
+    Column("doc", Text, nullable=False),
+    Column("context", Text, nullable=False),
+    Column("is_active", Boolean, nullable=False),
+    Column("expires_at", String),
+    Column("time_interval", Float),
+    Column("next_periodic", String),
+    Column("last_queued", String),
+    Column("times_sent", Integer, nullable=False, default=0),
+    Column("times_failed", Integer, nullable=False, default=0),
+    Column("last_notification", String),
+    Column("last_success", String),
+    Column("last_failure", String),
+    Column("created_at", String, nullable=False),
+    Column("modified_at", String, nullable=False),
+)
+
+# Notifications waiting to be delivered: written in the same transaction as the entity change
+# that caused them, so an acknowledged write's notifications survive a crash.
+notification_outbox = Table(
+    "notification_outbox",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("tenant", String, nullable=False),
+    Column("subscription_id", String, nullable=False),
+    Column("endpoint", Text, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("created_at", String, nullable=False),
+    Column("due_at", String, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("state", String, nullable=False, default="pending"),
+    Column("last_error", Text),
+    Column("sent_at", String),
+    Index("ix_notification_outbox_due", "state", "due_at"),
+    Index("ix_notification_outbox_subscription", "tenant", "subscription_id"),
+)
+
+# Context source registrations (ETSI GS CIM 009 5.2.9), kept whole with names expanded to IRIs;
+# a tenant holds few of them, so they are matched in Python, not indexed.
+csource_registrations = Table(
+    "csource_registrations",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("tenant", String, nullable=False),
+    Column("id", String, nullable=False),
+    Column("doc", Text, nullable=False),
+    Column("created_at", String, nullable=False),
+    Column("modified_at", String, nullable=False),
+    UniqueConstraint("tenant", "id", name="uq_csource_registrations_tenant_id"),
+)
+
+# Temporal history (store/temporal.py): one row per recorded attribute instance. `observed_at`
+# is the instance's observedAt, or when it was recorded if it has none (`observed` False), in the
+# sortable form, and `observed_s` the same in whole seconds since 1970 (periods are integer
+# arithmetic on both databases); `num` holds numbers (booleans as 0/1) for aggregation, `value`
+# the instance's JSON without its system members. PostgreSQL creates this table itself,
+# range-partitioned by month (TEMPORAL_POSTGRES_DDL); the definition here is what queries use.
+attribute_instances = Table(
+    "attribute_instances",
+    metadata,
+    Column("tenant", String, nullable=False),
+    Column("entity_id", String, nullable=False),
+    Column("attr", String, nullable=False),
+    Column("dataset_id", String, nullable=False),
+    Column("instance_id", String, nullable=False),
+    Column("observed_at", String, nullable=False),
+    Column("observed_s", BigInteger, nullable=False),
+    Column("observed", Boolean, nullable=False),
+    Column("created_at", String, nullable=False),
+    Column("modified_at", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("num", Float),
+    Column("value", Text, nullable=False),
+    # Covering for aggregation by observedAt: a series is read from the index alone.
+    Index("ix_attribute_instances_series", "tenant", "entity_id", "attr", "dataset_id",
+          "observed_at", "observed_s", "num"),
+    Index("ix_attribute_instances_instance", "instance_id"),
+)
+
+# One row per attribute series (entity, attribute, datasetId) with history, so aggregation
+# can run one index range scan per series.
+temporal_series = Table(
+    "temporal_series",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("entity_id", String, primary_key=True),
+    Column("attr", String, primary_key=True),
+    Column("dataset_id", String, primary_key=True),
+    Column("kind", String, nullable=False),
+)
+
+# The types of every entity that has history, kept after the entity itself is deleted.
+temporal_entities = Table(
+    "temporal_entities",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("entity_id", String, primary_key=True),
+    Column("type", String, primary_key=True),
+)
+
+# Ingestion (civictwin.ingest): messages and rows that could not become entity updates, kept
+# with the reason so none is silently dropped, and one row per ingest run with its counts.
+ingest_dead_letters = Table(
+    "ingest_dead_letters",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("tenant", String, nullable=False),
+    Column("source", String, nullable=False),
+    Column("position", String, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("received_at", String, nullable=False),
+    Index("ix_ingest_dead_letters_source", "source", "pk"),
+)
+
+ingest_runs = Table(
+    "ingest_runs",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("tenant", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("source", String, nullable=False),
+    Column("digest", String, nullable=False),
+    Column("started_at", String, nullable=False),
+    Column("finished_at", String, nullable=False),
+    Column("accepted", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Ingestion: MQTT device messages and CSV / Excel / GeoJSON files become entity updates."""
