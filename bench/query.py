@@ -28,8 +28,9 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -203,7 +204,12 @@ class Baseline:
         self.conn.close()
 
 
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+T = TypeVar("T")
+OursRun = tuple[tuple[list[str], dict[str, float]], float]
+BaselineRun = tuple[list[str], float]
+
+
+def timed(fn: Callable[[], T]) -> tuple[T, float]:
     """Call fn; return its result and the seconds it took."""
     start = time.perf_counter()
     result = fn()
@@ -254,13 +260,14 @@ def measure(dialect: str, bodies: list[dict[str, Any]], queries: int, pg_url: st
                         ours(lon, lat)
                         baseline(lon, lat)
                 points = random_points(queries, seed)
-                ours_runs, base_runs = [], []
+                ours_runs: list[OursRun] = []
+                base_runs: list[BaselineRun] = []
                 with quiet_heap():
                     for lon, lat in points:
                         if ours_runs and time.perf_counter() > deadline:
                             break
-                        ours_runs.append(timed(lambda lon=lon, lat=lat: ours(lon, lat)))
-                        base_runs.append(timed(lambda lon=lon, lat=lat: baseline(lon, lat)))
+                        ours_runs.append(timed(partial(ours, lon, lat)))
+                        base_runs.append(timed(partial(baseline, lon, lat)))
                 if options["profile"]:
                     profiler = cProfile.Profile()
                     profiler.enable()
@@ -278,9 +285,8 @@ def measure(dialect: str, bodies: list[dict[str, Any]], queries: int, pg_url: st
     return result
 
 
-def summarize(dialect: str, entities: int, load_s: float,
-              ours_runs: list[tuple[tuple[list[str], dict[str, float]], float]],
-              base_runs: list[tuple[list[str], float]]) -> dict[str, Any]:
+def summarize(dialect: str, entities: int, load_s: float, ours_runs: list[OursRun],
+              base_runs: list[BaselineRun]) -> dict[str, Any]:
     """Return latency percentiles, result counts and agreement of ours and the baseline."""
     ours_ms = [seconds * 1000 for _, seconds in ours_runs]
     base_ms = [seconds * 1000 for _, seconds in base_runs]

@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+
+from civictwin.app import create_app
 from civictwin.config import Settings
 from civictwin.ngsild.broker import ContextBroker
 from civictwin.ngsild.jsonld import CIVICTWIN_CONTEXT_URL
@@ -22,9 +25,19 @@ def civictwin(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_demo_loads_a_queryable_city(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'demo.db'}"
-    run = civictwin("demo", "--database-url", url, "--buildings", "60", "--load-only")
+    run = civictwin("demo", "--database-url", url, "--buildings", "60", "--load-only",
+                    "--history-meters", "2")
     assert run.returncode == 0, run.stderr
     assert "loaded" in run.stderr
+    with TestClient(create_app(Settings(database_url=url))) as http:
+        link = f'<{CIVICTWIN_CONTEXT_URL}>; rel="http://www.w3.org/ns/json-ld#context"'
+        meter = http.get("/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:SmartMeteringObservation:"
+                         "lumen:1", params={"attrs": "electricityConsumption",
+                                            "aggrMethods": "totalCount"},
+                         headers={"Link": link})
+        assert meter.status_code == 200, meter.text
+        assert meter.json()["electricityConsumption"]["totalCount"][0][0] >= 35_040
+        http.app.state.store.close()  # type: ignore[attr-defined]
     store = open_store(url)
     broker = ContextBroker(store, Settings(database_url=url))
     ctx = broker.context(CIVICTWIN_CONTEXT_URL)

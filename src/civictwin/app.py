@@ -24,12 +24,10 @@ from civictwin.errors import (
 )
 from civictwin.ngsild import api as entity_api
 from civictwin.ngsild import meta_api, registrations_api, subscriptions_api
-from civictwin.ngsild.broker import ContextBroker
 from civictwin.ngsild.notifier import Notifier
-from civictwin.ngsild.subscriptions import Subscriptions
-from civictwin.ngsild.temporal import TemporalBroker
 from civictwin.ngsild.temporal_api import router as temporal_router
-from civictwin.store import Store, open_store
+from civictwin.store import Store
+from civictwin.twin import open_twin
 
 log = logging.getLogger("civictwin")
 
@@ -48,14 +46,14 @@ async def _notifier_lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
     """Return the civictwin ASGI application over `store` (opened from settings if None)."""
     settings = settings or load_settings()
-    store = store or open_store(settings.database_url)
+    twin = open_twin(settings, store)
     app = FastAPI(title="civictwin", version=__version__, lifespan=_notifier_lifespan,
                   description="A local digital twin and data space for cities (NGSI-LD).")
     app.state.settings = settings
-    app.state.store = store
-    app.state.broker = ContextBroker(store, settings)
-    app.state.temporal = TemporalBroker(app.state.broker)  # records history on writes
-    app.state.subscriptions = Subscriptions(store, app.state.broker.contexts)
+    app.state.store = twin.store
+    app.state.broker = twin.broker
+    app.state.temporal = twin.temporal
+    app.state.subscriptions = twin.subscriptions
     app.state.notifier = Notifier(app.state.subscriptions)
     app.include_router(entity_api.router)
     app.include_router(meta_api.router)

@@ -75,6 +75,8 @@ def migrate(config: ConfigOpt = None, database_url: DbOpt = None) -> None:
 def demo(config: ConfigOpt = None, database_url: DbOpt = None,
          buildings: Annotated[int, typer.Option(min=10, max=200_000)] = 3000,
          seed: Annotated[int, typer.Option(help="Random seed of the sample city.")] = 7,
+         history_meters: Annotated[int, typer.Option(
+             min=0, help="Meters given a year of 15-minute history.")] = 20,
          load_only: Annotated[bool, typer.Option("--load-only",
                                                  help="Load the city, do not serve.")] = False,
          port: Annotated[int | None, typer.Option(help="Listen port.")] = None) -> None:
@@ -83,7 +85,8 @@ def demo(config: ConfigOpt = None, database_url: DbOpt = None,
 
     settings = _settings(config, database_url or "sqlite:///civictwin-demo.db", port=port)
     try:
-        loaded = load_sample_city(settings, buildings=buildings, seed=seed)
+        loaded = load_sample_city(settings, buildings=buildings, seed=seed,
+                                  history_meters=history_meters)
     except CivicTwinError as exc:
         _fail(exc.detail)
     err.print(f"[green]loaded[/green] {loaded} entities into {settings.database_url}")

@@ -72,7 +72,7 @@ def mqtt(mapping_file: MappingOpt, config: ConfigOpt = None, database_url: DbOpt
     """Subscribe to the mapping's topics and write every message to the twin."""
     from civictwin.ingest.deadletter import DeadLetterBox
     from civictwin.ingest.mqtt import MqttBridge, run_bridge
-    from civictwin.ngsild.broker import ContextBroker
+    from civictwin.twin import open_twin
 
     settings, store, mapping = _open(config, database_url, mapping_file)
     assert mapping is not None
@@ -84,7 +84,7 @@ def mqtt(mapping_file: MappingOpt, config: ConfigOpt = None, database_url: DbOpt
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     try:
-        bridge = MqttBridge(ContextBroker(store, settings), mapping, DeadLetterBox(store),
+        bridge = MqttBridge(open_twin(settings, store).broker, mapping, DeadLetterBox(store),
                             url=url, client_id=client_id)
         err.print(f"listening on {bridge.url} for "
                   f"{', '.join(r.topic_filter() for r in mapping.rules if r.topic)}",
@@ -111,7 +111,7 @@ def _ingest(kind: FileKind, path: Path, mapping_file: Path, rule: str | None,
 
     from civictwin.ingest.deadletter import DeadLetterBox
     from civictwin.ingest.files import FileSource, ingest_file
-    from civictwin.ngsild.broker import ContextBroker
+    from civictwin.twin import open_twin
 
     settings, store, mapping = _open(config, database_url, mapping_file)
     assert mapping is not None
@@ -121,7 +121,7 @@ def _ingest(kind: FileKind, path: Path, mapping_file: Path, rule: str | None,
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=err, transient=True) as bar:
             task = bar.add_task(f"ingesting {path.name}", total=source.total())
-            report = ingest_file(ContextBroker(store, settings), mapping, chosen, source,
+            report = ingest_file(open_twin(settings, store).broker, mapping, chosen, source,
                                  DeadLetterBox(store),
                                  progress=lambda n: bar.advance(task, n))
     except CivicTwinError as exc:
