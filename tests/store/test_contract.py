@@ -208,3 +208,15 @@ def test_a_failing_listener_rolls_the_write_back(store: Store, tenant: str) -> N
     finally:
         store.listeners.remove(refuse)  # type: ignore[attr-defined]
     assert store.get_entity(tenant, "urn:ngsi-ld:Building:0001") is None
+
+
+def test_rows_without_a_json_value_hold_sql_null(store: Store, tenant: str) -> None:
+    from sqlalchemy import func, select
+
+    from civictwin.store.schema import attribute_values as av
+
+    store.create_entities(tenant, [building(1)])
+    with store.engine.connect() as conn:  # type: ignore[attr-defined]
+        rows = conn.execute(select(func.count()).where(
+            av.c.tenant == tenant, av.c.json.is_not(None))).scalar()
+    assert rows == 0

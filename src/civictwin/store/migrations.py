@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, update
 
 from civictwin.store import schema
 
@@ -39,11 +39,19 @@ def _v2_temporal(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=tables)
 
 
+def _v6_null_json(conn: Connection) -> None:
+    """Store JSON-less attribute rows as SQL NULL, not the JSON text 'null'."""
+    json_type = func.json_type if conn.dialect.name == "sqlite" else func.jsonb_typeof
+    values = schema.attribute_values
+    conn.execute(update(values).where(json_type(values.c.json) == "null").values(json=None))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_entities),
     (2, _v2_temporal),
     (3, _v3_subscriptions),
     (4, _v4_ingest),
     (5, _v5_registrations),
+    (6, _v6_null_json),
 ]
 """(version, step) pairs; dialect-specific statements per version live in the store modules."""

@@ -28,7 +28,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 metadata = MetaData()
 
 PrimaryKey = BigInteger().with_variant(Integer(), "sqlite")
-JsonValue = JSON().with_variant(JSONB(), "postgresql")
+# none_as_null: a Python None is SQL NULL, not the JSON text 'null'.
+JsonValue = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 schema_version = Table(
     "schema_version",
