@@ -12,6 +12,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Select,
+    Table,
     delete,
     exists,
     func,
@@ -75,6 +76,10 @@ class SqlStore:
     def _migration_sql(self, version: int) -> list[str]:
         """Return dialect-specific statements for one schema version."""
         return []
+
+    def _bulk_insert(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Insert many rows of our own making (the dialect may take a faster path)."""
+        conn.execute(insert(table), rows)
 
     def _insert_geometries(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         """Insert geometry rows (and whatever spatial index the dialect keeps)."""
@@ -233,13 +238,15 @@ class SqlStore:
         geoms: list[dict[str, Any]] = []
         for pk, entity in pairs:
             rows = index_rows(entity, tenant)
-            types += [{**r, "entity_pk": pk} for r in rows.types]
-            values += [{**r, "entity_pk": pk} for r in rows.values]
-            geoms += [{**r, "entity_pk": pk} for r in rows.geometries]
+            for row in (*rows.types, *rows.values, *rows.geometries):
+                row["entity_pk"] = pk  # the rows are fresh: fill in the key in place
+            types += rows.types
+            values += rows.values
+            geoms += rows.geometries
         if types:
-            conn.execute(insert(entity_types), types)
+            self._bulk_insert(conn, entity_types, types)
         if values:
-            conn.execute(insert(attribute_values), values)
+            self._bulk_insert(conn, attribute_values, values)
         if geoms:
             self._insert_geometries(conn, geoms)
 
