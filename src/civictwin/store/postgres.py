@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, create_engine, delete, insert, text
+import shapely
+from psycopg import sql
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Connection,
+    Select,
+    TableClause,
+    create_engine,
+    delete,
+)
 
 from civictwin.ngsild.geo import GeoQuery
-from civictwin.store.geosql import POSTGIS_DDL, postgis_filter
+from civictwin.store.geosql import POSTGIS_DDL, postgis_filter, postgis_geometries
 from civictwin.store.schema import entities, geometries
 from civictwin.store.sql import SqlStore
 from civictwin.store.temporal import TEMPORAL_POSTGRES_DDL
 
-FILL_GEOM = text(
-    "UPDATE geometries SET geom = ST_SetSRID(ST_GeomFromGeoJSON(geojson), 4326) "
-    "WHERE geom IS NULL AND entity_pk = ANY(:pks)"
-)
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
 class PostgresStore(SqlStore):
@@ -42,9 +52,29 @@ class PostgresStore(SqlStore):
                    'ALTER TABLE attribute_values ALTER COLUMN text TYPE text COLLATE "C"']
         return [*POSTGIS_DDL, *collate]
 
+    def _bulk_insert(
+        self, conn: Connection, table: TableClause, rows: list[dict[str, Any]]
+    ) -> None:
+        # COPY inside the writing transaction: the rows are index rows the store derived
+        # itself (known column names); values go through psycopg's COPY row encoder.
+        names = list(rows[0])
+        json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        with driver.cursor() as cursor, cursor.copy(
+                sql.SQL("COPY {} ({}) FROM STDIN").format(
+                    sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, names)))
+        ) as copy:
+            for row in rows:
+                copy.write_row(tuple(_json(row[n]) if n in json_columns else row[n]
+                                     for n in names))
+
     def _insert_geometries(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        conn.execute(insert(geometries), rows)
-        conn.execute(FILL_GEOM, {"pks": sorted({r["entity_pk"] for r in rows})})
+        # geom goes in as hex EWKB made by shapely, so no row is written twice.
+        shapes = shapely.set_srid(shapely.from_geojson([r["geojson"] for r in rows]), 4326)
+        ewkb = shapely.to_wkb(shapes, hex=True, include_srid=True)
+        self._bulk_insert(conn, postgis_geometries,
+                          [{**r, "geom": g} for r, g in zip(rows, ewkb, strict=True)])
 
     def _delete_geometries(self, conn: Connection, pks: Sequence[int]) -> None:
         conn.execute(delete(geometries).where(geometries.c.entity_pk.in_(pks)))

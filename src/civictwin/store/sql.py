@@ -12,7 +12,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Select,
-    Table,
+    TableClause,
     delete,
     exists,
     func,
@@ -77,7 +77,9 @@ class SqlStore:
         """Return dialect-specific statements for one schema version."""
         return []
 
-    def _bulk_insert(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    def _bulk_insert(
+        self, conn: Connection, table: TableClause, rows: list[dict[str, Any]]
+    ) -> None:
         """Insert many rows of our own making (the dialect may take a faster path)."""
         conn.execute(insert(table), rows)
 

@@ -10,7 +10,7 @@ from sqlalchemy import (
     JSON,
     ColumnElement,
     Connection,
-    Table,
+    TableClause,
     create_engine,
     delete,
     event,
@@ -92,7 +92,9 @@ class SqliteStore(SqlStore):
         self.engine.dispose()  # pooled connections reread the planner statistics
         return version
 
-    def _bulk_insert(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    def _bulk_insert(
+        self, conn: Connection, table: TableClause, rows: list[dict[str, Any]]
+    ) -> None:
         # The rows are index rows the store derived itself, so their keys are known column
         # names; values still travel as bound parameters. Skipping SQLAlchemy's per-row
         # parameter processing is most of the cost of an upsert's index rebuild.
