@@ -11,7 +11,12 @@ from fastapi.testclient import TestClient
 from civictwin.app import create_app
 from civictwin.config import Settings
 from civictwin.store import Store, open_store
-from tests.services import drop_postgres_database, fresh_postgres_database, require_postgres_url
+from tests.services import (
+    drop_postgres_database,
+    fresh_postgres_database,
+    require_mqtt_url,
+    require_postgres_url,
+)
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +56,12 @@ def client(store: Store, tenant: str) -> Iterator[TestClient]:
     app = create_app(Settings(database_url="sqlite://"), store=store)
     with TestClient(app, headers={"NGSILD-Tenant": tenant}) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def mqtt_url() -> str:
+    """The test broker's URL (skips outside scripts/test, fails under CI without it)."""
+    url = require_mqtt_url()
+    if url is None:
+        pytest.skip("Mosquitto not started (run the suite through scripts/test)")
+    return url

@@ -6,8 +6,6 @@ A reaches B over real HTTP, as it would reach any NGSI-LD broker.
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,23 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from civictwin.app import create_app
-from civictwin.config import Settings
 from civictwin.ngsild.jsonld import CIVICTWIN_CONTEXT_URL
 from civictwin.store import Store, open_store
+from tests.servers import free_port, serve_twin
 
 ENTITIES = "/ngsi-ld/v1/entities"
 REGISTRATIONS = "/ngsi-ld/v1/csourceRegistrations"
 SMART = "https://smartdatamodels.org/dataModel.Building/"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -62,34 +51,16 @@ class Twin:
         return [e["id"].rsplit(":", 1)[1] for e in response.json()]
 
 
-def _serve(store: Store) -> tuple[str, uvicorn.Server, threading.Thread]:
-    port = _free_port()
-    app = create_app(Settings(database_url="sqlite://", port=port), store=store)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    return f"http://127.0.0.1:{port}", server, thread
-
-
 @pytest.fixture
 def twins(store: Store, tenant: str, tmp_path: Path) -> Iterator[tuple[Twin, Twin]]:
     """Twin A (over `store`) and twin B (its own SQLite file), both served on loopback."""
     other = open_store(f"sqlite:///{tmp_path / 'b.db'}")
-    served = [_serve(store), _serve(other)]
-    clients = [httpx.Client(base_url=url, headers={"NGSILD-Tenant": name}, timeout=30,
-                            trust_env=False)
-               for (url, _, _), name in zip(served, (tenant, tenant + "b"), strict=True)]
-    yield (Twin(served[0][0], tenant, clients[0]), Twin(served[1][0], tenant + "b", clients[1]))
-    for client in clients:
-        client.close()
-    for _, server, thread in served:
-        server.should_exit = True
-        thread.join(10)
+    with serve_twin(store) as url_a, serve_twin(other) as url_b, \
+            httpx.Client(base_url=url_a, headers={"NGSILD-Tenant": tenant}, timeout=30,
+                         trust_env=False) as http_a, \
+            httpx.Client(base_url=url_b, headers={"NGSILD-Tenant": tenant + "b"}, timeout=30,
+                         trust_env=False) as http_b:
+        yield Twin(url_a, tenant, http_a), Twin(url_b, tenant + "b", http_b)
     other.close()
 
 
@@ -193,7 +164,7 @@ def test_a_source_that_is_down_leaves_local_data_and_a_warning(
     a.create(meter(1))
     b.create(meter(2))
     a.register(b)
-    dead = Twin(f"http://127.0.0.1:{_free_port()}", "nobody", a.http)
+    dead = Twin(f"http://127.0.0.1:{free_port()}", "nobody", a.http)
     gone = a.register(dead)
     answer = a.http.get(ENTITIES, params={"type": "Meter", "count": "true"})
     assert answer.status_code == 200
@@ -247,7 +218,7 @@ def test_the_registration_tenant_names_the_tenant_of_the_source(
     assert a.http.get(f"{ENTITIES}/urn:ngsi-ld:Meter:7").status_code == 200
     # An expired registration (here of a source that is down) is not asked.
     expired = {**body, "expiresAt": "2020-01-01T00:00:00Z",
-               "endpoint": f"http://127.0.0.1:{_free_port()}"}
+               "endpoint": f"http://127.0.0.1:{free_port()}"}
     assert a.http.post(REGISTRATIONS, json=expired).status_code == 201
     answer = a.http.get(ENTITIES, params={"type": "Meter"})
     assert [e["id"] for e in answer.json()] == ["urn:ngsi-ld:Meter:7"]

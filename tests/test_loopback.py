@@ -2,44 +2,21 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from ngsildclient import Client, Entity  # type: ignore[import-untyped]
 
-from civictwin.app import create_app
-from civictwin.config import Settings
 from civictwin.store import Store
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.servers import serve_twin
 
 
 @pytest.fixture
 def server(store: Store) -> Iterator[str]:
     """Serve the twin over `store` on a free loopback port; yield its base URL."""
-    port = _free_port()
-    app = create_app(Settings(database_url="sqlite://", port=port), store=store)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(10)
+    with serve_twin(store) as url:
+        yield url
 
 
 def test_round_trip_over_http(server: str, tenant: str) -> None:

@@ -16,16 +16,6 @@ from civictwin.ingest.deadletter import DeadLetterBox
 from civictwin.ingest.mapping import Mapping
 from civictwin.ingest.mqtt import MqttBridge
 from civictwin.ngsild.broker import ContextBroker
-from tests.services import require_mqtt_url
-
-
-@pytest.fixture
-def mqtt_url() -> str:
-    """The test broker's URL (skips outside scripts/test, fails under CI without it)."""
-    url = require_mqtt_url()
-    if url is None:
-        pytest.skip("Mosquitto not started (run the suite through scripts/test)")
-    return url
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from civictwin.ngsild.jsonld import CORE_CONTEXT_URL
+from tests.servers import free_port
 
 SUBS = "/ngsi-ld/v1/subscriptions"
 ERR = "https://uri.etsi.org/ngsi-ld/errors/"
@@ -265,13 +265,6 @@ def test_paused_and_expired_subscriptions_stay_quiet(client: TestClient,
     set_power(client, 1, 30)
     (note,) = receiver.wait(1)
     assert note["subscriptionId"] == paused.rsplit("/", 1)[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def test_subscription_speaks_its_own_context(client: TestClient, receiver: Receiver) -> None:

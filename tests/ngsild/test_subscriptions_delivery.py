@@ -21,22 +21,13 @@ from civictwin.config import Settings
 from civictwin.store import open_store
 from tests.ngsild.test_subscriptions import (
     Receiver,
-    free_port,
     meter,
     status,
     subscribe,
     subscription,
     wait_until,
 )
-from tests.services import require_mqtt_url
-
-
-@pytest.fixture
-def mqtt_url() -> str:
-    url = require_mqtt_url()
-    if url is None:
-        pytest.skip("Mosquitto not started (run the suite through scripts/test)")
-    return url
+from tests.servers import free_port
 
 
 def test_mqtt_endpoint_gets_the_notification(client: TestClient, mqtt_url: str) -> None:

@@ -11,7 +11,6 @@ from civictwin.errors import BadRequestData, ResourceNotFound
 from civictwin.ngsild import federation
 from civictwin.ngsild.broker import BatchResult, ContextBroker
 from civictwin.ngsild.entities import UpdateResult
-from civictwin.ngsild.geo import LOCATION
 from civictwin.ngsild.http import GEO_JSON, Call, accepted, broker, read_call, respond
 from civictwin.ngsild.params import (
     entity_query,
@@ -26,13 +25,13 @@ CallDep = Annotated[Call, Depends(read_call)]
 BrokerDep = Annotated[ContextBroker, Depends(broker)]
 
 
-def _no_content(call: Call, status: int = 204, headers: dict[str, str] | None = None) -> Response:
+def _no_content(status: int = 204, headers: dict[str, str] | None = None) -> Response:
     return Response(status_code=status, headers=headers)
 
 
 def _update_answer(call: Call, media: str, result: UpdateResult) -> Response:
     if not result.not_updated:
-        return _no_content(call)
+        return _no_content()
     return respond(call, media, result.to_json(call.context), status=207)
 
 
@@ -41,14 +40,14 @@ def _batch_answer(call: Call, result: BatchResult, created_status: bool) -> Resp
         return respond(call, "application/json", result.to_json(), status=207)
     if created_status and result.created:
         return respond(call, "application/json", result.created, status=201)
-    return _no_content(call)
+    return _no_content()
 
 
 @router.post("/entities", status_code=201)
 def create_entity(request: Request, call: CallDep, ngsi: BrokerDep) -> Response:
     """Create an entity (5.6.1)."""
     entity = ngsi.create_entity(call.tenant, call.body, call.context)
-    return _no_content(call, 201, {"Location": f"/ngsi-ld/v1/entities/{entity.id}"})
+    return _no_content(201, {"Location": f"/ngsi-ld/v1/entities/{entity.id}"})
 
 
 @router.get("/entities")
@@ -95,26 +94,21 @@ def retrieve_entity(entity_id: str, request: Request, call: CallDep,
     entity, warnings = federation.retrieve(ngsi, federation.hop(request, call), entity_id,
                                            params)
     if params.get("type") and call.context.expand(params["type"]) not in entity.types:
-        raise_not_found(entity_id)
+        raise ResourceNotFound(f"entity {entity_id} does not exist with the given type")
     opts = render_options(params, call.context)
     if media == GEO_JSON:
         geoproperty = call.context.expand(params.get("geometryProperty") or "location")
-        body = render_feature(entity, call.context, opts, geoproperty or LOCATION)
+        body = render_feature(entity, call.context, opts, geoproperty)
     else:
         body = render_entity(entity, call.context, opts)
     return respond(call, media, body, headers=warnings)
-
-
-def raise_not_found(entity_id: str) -> None:
-    """Raise ResourceNotFound for an entity of another type."""
-    raise ResourceNotFound(f"entity {entity_id} does not exist with the given type")
 
 
 @router.delete("/entities/{entity_id}", status_code=204)
 def delete_entity(entity_id: str, call: CallDep, ngsi: BrokerDep) -> Response:
     """Delete an entity (5.6.6)."""
     ngsi.delete_entity(call.tenant, entity_id)
-    return _no_content(call)
+    return _no_content()
 
 
 @router.post("/entities/{entity_id}/attrs")
@@ -137,14 +131,14 @@ def update_attributes(entity_id: str, call: CallDep, ngsi: BrokerDep) -> Respons
 def partial_update(entity_id: str, attr: str, call: CallDep, ngsi: BrokerDep) -> Response:
     """Partially update one attribute (5.6.4)."""
     ngsi.partial_update(call.tenant, entity_id, attr, call.body, call.context)
-    return _no_content(call)
+    return _no_content()
 
 
 @router.put("/entities/{entity_id}/attrs/{attr}", status_code=204)
 def replace_attribute(entity_id: str, attr: str, call: CallDep, ngsi: BrokerDep) -> Response:
     """Replace one attribute (5.6.19)."""
     ngsi.replace_attribute(call.tenant, entity_id, attr, call.body, call.context)
-    return _no_content(call)
+    return _no_content()
 
 
 @router.delete("/entities/{entity_id}/attrs/{attr}", status_code=204)
@@ -155,21 +149,21 @@ def delete_attribute(entity_id: str, attr: str, request: Request, call: CallDep,
     delete_all = params.get("deleteAll", "false").lower() == "true"
     ngsi.delete_attribute(call.tenant, entity_id, attr, call.context,
                           params.get("datasetId"), delete_all)
-    return _no_content(call)
+    return _no_content()
 
 
 @router.put("/entities/{entity_id}", status_code=204)
 def replace_entity(entity_id: str, call: CallDep, ngsi: BrokerDep) -> Response:
     """Replace an entity (5.6.18)."""
     ngsi.replace_entity(call.tenant, entity_id, call.body, call.context)
-    return _no_content(call)
+    return _no_content()
 
 
 @router.patch("/entities/{entity_id}", status_code=204)
 def merge_entity(entity_id: str, call: CallDep, ngsi: BrokerDep) -> Response:
     """Merge-patch an entity (5.6.17)."""
     ngsi.merge_entity(call.tenant, entity_id, call.body, call.context)
-    return _no_content(call)
+    return _no_content()
 
 
 @router.post("/entityOperations/create")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 import shapely
 from psycopg import sql
 from sqlalchemy import (
-    JSON,
     ColumnElement,
     Connection,
     Select,
@@ -21,12 +19,8 @@ from sqlalchemy import (
 from civictwin.ngsild.geo import GeoQuery
 from civictwin.store.geosql import POSTGIS_DDL, postgis_filter, postgis_geometries
 from civictwin.store.schema import entities, geometries
-from civictwin.store.sql import SqlStore
+from civictwin.store.sql import SqlStore, row_tuples
 from civictwin.store.temporal import TEMPORAL_POSTGRES_DDL
-
-
-def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
 class PostgresStore(SqlStore):
@@ -57,17 +51,15 @@ class PostgresStore(SqlStore):
     ) -> None:
         # COPY inside the writing transaction: the rows are index rows the store derived
         # itself (known column names); values go through psycopg's COPY row encoder.
-        names = list(rows[0])
-        json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+        names, values = row_tuples(table, rows)
         driver = conn.connection.driver_connection
         assert driver is not None
         with driver.cursor() as cursor, cursor.copy(
                 sql.SQL("COPY {} ({}) FROM STDIN").format(
                     sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, names)))
         ) as copy:
-            for row in rows:
-                copy.write_row(tuple(_json(row[n]) if n in json_columns else row[n]
-                                     for n in names))
+            for value in values:
+                copy.write_row(value)
 
     def _insert_geometries(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         # geom goes in as hex EWKB made by shapely, so no row is written twice.

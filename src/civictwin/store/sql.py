@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Connection,
     Engine,
@@ -380,6 +381,20 @@ def _entity(row: Any) -> Entity:
 def _context(row: Any) -> StoredContext:
     return StoredContext(id=row.id, url=row.url, kind=row.kind, body=json.loads(row.body),
                          created_at=row.created_at)
+
+
+def row_tuples(
+    table: TableClause, rows: list[dict[str, Any]]
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Return the column names and value tuples of rows we derived, JSON columns as text."""
+    names = list(rows[0])
+    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    return names, [tuple(_json_text(r[n]) if n in json_columns else r[n] for n in names)
+                   for r in rows]
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     ColumnElement,
     Connection,
     TableClause,
@@ -22,7 +21,7 @@ from sqlalchemy import (
 from civictwin.ngsild.geo import GeoQuery, matches
 from civictwin.store.geosql import SQLITE_RTREE_DDL, geometries_rtree, sqlite_candidates
 from civictwin.store.schema import entities, geometries
-from civictwin.store.sql import SqlStore
+from civictwin.store.sql import SqlStore, row_tuples
 
 # SQLite's planner has no statistics until ANALYZE runs, and without them it drives the q
 # sub-queries by the (name, sub, value) indexes and the geo candidates by tenant: a typed geo+q
@@ -45,10 +44,6 @@ PLANNER_HINTS = [
        ('geometries', 'ix_geometries_tenant_name', '1000000 1000000 1000000')""",
     "ANALYZE sqlite_schema",
 ]
-
-
-def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
 class SqliteStore(SqlStore):
@@ -98,12 +93,10 @@ class SqliteStore(SqlStore):
         # The rows are index rows the store derived itself, so their keys are known column
         # names; values still travel as bound parameters. Skipping SQLAlchemy's per-row
         # parameter processing is most of the cost of an upsert's index rebuild.
-        names = list(rows[0])
-        json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+        names, values = row_tuples(table, rows)
         statement = (f"INSERT INTO {table.name} ({', '.join(names)}) "  # noqa: S608
                      f"VALUES ({', '.join('?' * len(names))})")
-        conn.exec_driver_sql(statement, [
-            tuple(_json(r[n]) if n in json_columns else r[n] for n in names) for r in rows])
+        conn.exec_driver_sql(statement, values)
 
     def _insert_geometries(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         stmt = insert(geometries).returning(geometries.c.gk, sort_by_parameter_order=True)
