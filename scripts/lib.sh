@@ -8,7 +8,9 @@
 #   ct_ensure_venv              create .venv and `pip install -e '.[dev]'` when needed
 
 CT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CT_VENV="$CT_ROOT/.venv"
+# CIVICTWIN_VENV points at an existing, ready venv to use as it is (e.g. one
+# shared by several git worktrees); the checkout's own src/ then comes first.
+CT_VENV="${CIVICTWIN_VENV:-$CT_ROOT/.venv}"
 CT_PYTHON="${PYTHON:-python3}"          # interpreter used to create the venv
 CT_PG_BIN="/usr/lib/postgresql/15/bin"  # where Debian puts initdb, pg_ctl, ...
 CT_PG_SHARE="/usr/share/postgresql/15"
@@ -31,6 +33,11 @@ ct_package_present() {
         postgresql-15-postgis-3) [[ -f "$CT_PG_SHARE/extension/postgis.control" && -f /usr/lib/postgresql/15/lib/postgis-3.so ]] ;;
         mosquitto) [[ -x /usr/sbin/mosquitto ]] ;;
         chromium) [[ -x /usr/bin/chromium ]] ;;
+        # Spark (pyspark) needs a Java 17+ runtime; any java on PATH will do.
+        openjdk-17-jre-headless) command -v java >/dev/null 2>&1 ;;
+        # The web map is built from npm packages with the machine's Node.js.
+        nodejs) command -v node >/dev/null 2>&1 ;;
+        npm) command -v npm >/dev/null 2>&1 ;;
         *) dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' ;;
     esac
 }
@@ -79,6 +86,12 @@ ct_venv_packages() {
 # extras, skipping the install when pyproject.toml is unchanged since last time.
 ct_ensure_venv() {
     local stamp="$CT_VENV/.civictwin-pyproject.sha256" want have=""
+    if [[ -n "${CIVICTWIN_VENV:-}" ]]; then
+        [[ -x "$CT_VENV/bin/python" ]] || ct_die "CIVICTWIN_VENV=$CT_VENV has no bin/python"
+        ct_step "using the venv at $CT_VENV as it is"
+        export PYTHONPATH="$CT_ROOT/src${PYTHONPATH:+:$PYTHONPATH}"
+        return 0
+    fi
     # shellcheck disable=SC2046  # word splitting of the package list is intended
     ct_ensure_packages $(ct_venv_packages)
 
