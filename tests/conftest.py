@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -65,3 +67,14 @@ def mqtt_url() -> str:
     if url is None:
         pytest.skip("Mosquitto not started (run the suite through scripts/test)")
     return url
+
+
+@pytest.fixture(scope="session")
+def specs_dir() -> Path:
+    """The official specification artefacts (DCAT-AP SHACL, Dataspace Protocol schemas)."""
+    configured = os.environ.get("CIVICTWIN_SPECS_DIR")
+    repo = Path(__file__).resolve().parents[1]
+    path = Path(configured) if configured else repo.parent / "shared" / "specs"
+    if not path.is_dir():
+        pytest.fail(f"specification artefacts not found at {path} (set CIVICTWIN_SPECS_DIR)")
+    return path
