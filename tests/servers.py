@@ -7,12 +7,22 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 
 from civictwin.app import create_app
 from civictwin.config import Settings
 from civictwin.store import Store
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+"""Tests call receivers on loopback, which the twin refuses unless allow-listed."""
+
+
+def loopback_settings(**values: Any) -> Settings:
+    """Return Settings for a test twin whose notifications may go to loopback receivers."""
+    values.setdefault("database_url", "sqlite://")
+    return Settings(notification_allowlist=LOOPBACK, **values)
 
 
 def free_port() -> int:
@@ -27,7 +37,7 @@ def free_port() -> int:
 def serve_twin(store: Store) -> Iterator[str]:
     """Serve the twin over `store` on a free loopback port; yield its base URL."""
     port = free_port()
-    app = create_app(Settings(database_url="sqlite://", port=port), store=store)
+    app = create_app(loopback_settings(port=port), store=store)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -42,8 +42,25 @@ class Settings(BaseSettings):
     )
     default_limit: int = Field(20, ge=1, description="Entities per page when `limit` is absent.")
     max_limit: int = Field(1000, ge=1, description="Largest `limit` a query may ask for.")
+    notification_allowlist: tuple[str, ...] = Field(
+        (),
+        description="Hosts, IP addresses or CIDR networks that subscription notifications and "
+        "context-source requests may go to although they are loopback, private or link-local "
+        "(comma separated). Empty by default: only public addresses are called.",
+    )
+    temporal_max_instances: int = Field(
+        10_000, ge=1,
+        description="Most attribute instances one temporal answer holds; longer histories "
+        "come in pages (HTTP 206 with Content-Range, continue with a narrower timeAt).",
+    )
+    mqtt_mappings: tuple[str, ...] = Field(
+        (),
+        description="Ingest mapping files (TOML, comma separated) whose MQTT bridges "
+        "`civictwin serve` runs beside the API, each with its mapping's broker URL.",
+    )
 
-    @field_validator("context_allowlist", mode="before")
+    @field_validator("context_allowlist", "notification_allowlist", "mqtt_mappings",
+                     mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:
         if isinstance(value, str):
