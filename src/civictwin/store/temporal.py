@@ -334,23 +334,28 @@ class TemporalStore:
             page = conn.execute(stmt.order_by(te.entity_id).limit(limit).offset(offset))
             return [r.entity_id for r in page], int(total or 0)
 
-    def instances(self, tenant: str, query: HistoryQuery) -> list[Any]:
-        """Return history rows in (entity, attribute, dataset, time) order."""
+    def instances(self, tenant: str, query: HistoryQuery,
+                  per_series: int | None = None) -> list[Any]:
+        """Return history rows in (entity, attribute, dataset, time) order.
+
+        With lastN, the newest lastN of each series; with `per_series`, at most that many of
+        each series (the newest with lastN, else the oldest).
+        """
         column: Any = attribute_instances.c[TIME_COLUMNS[query.time.timeproperty]]
         stmt = select(attribute_instances).where(*self._where(tenant, query))
-        if query.last_n is not None:
-            ai = attribute_instances.c
+        ai = attribute_instances.c
+        keys: tuple[Any, ...] = (ai.entity_id, ai.attr, ai.dataset_id, column)
+        limits = [n for n in (query.last_n, per_series) if n is not None]
+        if limits:
+            order = column.desc() if query.last_n is not None else column.asc()
             rank = func.row_number().over(
-                partition_by=(ai.entity_id, ai.attr, ai.dataset_id), order_by=column.desc())
+                partition_by=(ai.entity_id, ai.attr, ai.dataset_id), order_by=order)
             ranked = select(attribute_instances, rank.label("rank")).where(
                 *self._where(tenant, query)).subquery()
             stmt = select(*[ranked.c[c.name] for c in attribute_instances.c]).where(
-                ranked.c.rank <= query.last_n)
+                ranked.c.rank <= min(limits))
             column = ranked.c[column.name]
             keys = (ranked.c.entity_id, ranked.c.attr, ranked.c.dataset_id, column)
-        else:
-            ai = attribute_instances.c
-            keys = (ai.entity_id, ai.attr, ai.dataset_id, column)
         with self.engine.connect() as conn:
             return list(conn.execute(stmt.order_by(*keys)))
 
