@@ -31,7 +31,7 @@ from civictwin.ngsild.jsonld import Context
 from civictwin.ngsild.params import entity_query, split
 from civictwin.ngsild.render import RenderOptions, render_entity
 from civictwin.ngsild.temporal_paging import ContentRange, page_rows
-from civictwin.store.base import Entity, Instance, Store
+from civictwin.store.base import Entity, EntityQuery, Instance, Store
 from civictwin.store.temporal import (
     TIME_COLUMNS,
     AggregateRow,
@@ -229,6 +229,8 @@ class TemporalBroker:
                 ctx: Context, tenant: str) -> tuple[list[dict[str, Any]], ContentRange | None]:
         history = HistoryQuery(tuple(ids), query.attrs, query.time, query.last_n)
         bodies = {i: {"id": i, "type": _short_types(types.get(i, []), ctx)} for i in ids}
+        for entity_id, deleted_at in self._deleted(tenant, ids).items():
+            bodies[entity_id]["deletedAt"] = deleted_at
         page = None
         if query.representation == "aggregatedValues":
             anchor = query.time.time_at if query.time.timerel in ("after", "between") else None
@@ -249,6 +251,15 @@ class TemporalBroker:
             for entity_id, attrs in _instances(rows, query, ctx):
                 bodies[entity_id].update(attrs)
         return [bodies[i] for i in ids], page
+
+    def _deleted(self, tenant: str, ids: list[str]) -> dict[str, str]:
+        """Return when each of these entities was deleted, if it is gone (not re-created)."""
+        deleted = self.history.deletions(tenant, ids)
+        if not deleted:
+            return {}
+        alive = self.store.query_entities(tenant, EntityQuery(
+            ids=tuple(deleted), limit=len(deleted))).entities
+        return {i: at for i, at in deleted.items() if i not in {e.id for e in alive}}
 
     def create(self, tenant: str, body: Any, ctx: Context) -> bool:
         """Create or add to an entity's temporal representation (5.6.11); True if created."""

@@ -247,3 +247,13 @@ ingest_runs = Table(
     Column("accepted", Integer, nullable=False),
     Column("rejected", Integer, nullable=False),
 )
+
+# Live twin (live helper, migration 8): when an entity with history was last deleted, so its
+# temporal representation stays queryable and says so (`deletedAt`) after the entity is gone.
+temporal_deletions = Table(
+    "temporal_deletions",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("entity_id", String, primary_key=True),
+    Column("deleted_at", String, nullable=False),
+)
