@@ -6,10 +6,14 @@ import functools
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+"""A comma-separated list in the environment (CIVICTWIN_X=a,b), a list or a string in TOML."""
 
 
 class Settings(BaseSettings):
@@ -29,7 +33,7 @@ class Settings(BaseSettings):
         description="Fetch user @context documents given by URL. Off by default: unknown "
         "remote contexts are refused with LdContextNotAvailable.",
     )
-    context_allowlist: tuple[str, ...] = Field(
+    context_allowlist: CommaList = Field(
         (),
         description="Host names whose @context documents may be fetched when remote contexts "
         "are allowed (comma separated). Private and loopback addresses are always refused.",
@@ -42,7 +46,7 @@ class Settings(BaseSettings):
     )
     default_limit: int = Field(20, ge=1, description="Entities per page when `limit` is absent.")
     max_limit: int = Field(1000, ge=1, description="Largest `limit` a query may ask for.")
-    notification_allowlist: tuple[str, ...] = Field(
+    notification_allowlist: CommaList = Field(
         (),
         description="Hosts, IP addresses or CIDR networks that subscription notifications and "
         "context-source requests may go to although they are loopback, private or link-local "
@@ -53,7 +57,7 @@ class Settings(BaseSettings):
         description="Most attribute instances one temporal answer holds; longer histories "
         "come in pages (HTTP 206 with Content-Range, continue with a narrower timeAt).",
     )
-    mqtt_mappings: tuple[str, ...] = Field(
+    mqtt_mappings: CommaList = Field(
         (),
         description="Ingest mapping files (TOML, comma separated) whose MQTT bridges "
         "`civictwin serve` runs beside the API, each with its mapping's broker URL.",
