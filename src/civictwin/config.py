@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-
 CommaList = Annotated[tuple[str, ...], NoDecode]
 """A comma-separated list in the environment (CIVICTWIN_X=a,b), a list or a string in TOML."""
 

@@ -95,6 +95,8 @@ def test_delivery_checks_the_endpoint_again(tmp_path: Path, tenant: str,
                         headers=headers) as client:
             wait_until(lambda: status(client, location).get("timesFailed", 0) >= 1)
             assert receiver.received == []
+            # The endpoint is no longer allowed, yet the subscription can still be paused.
+            assert client.patch(location, json={"isActive": False}).status_code == 204
     finally:
         second.close()
 

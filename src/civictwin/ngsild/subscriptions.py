@@ -169,7 +169,8 @@ class Subscriptions:
             doc["notification"] = {**current.doc.get("notification", {}),
                                    **fragment["notification"]}
         context = raw_context if raw_context is not None else current.context
-        row = self._validated(tenant, doc, context, current.created_at, now_iso())
+        row = self._validated(tenant, doc, context, current.created_at, now_iso(),
+                              _endpoint_uri(current.doc))
         if row.time_interval == current.time_interval and current.next_periodic:
             row.next_periodic = current.next_periodic
         self.records.replace(row)
@@ -180,7 +181,7 @@ class Subscriptions:
             raise ResourceNotFound(f"subscription {subscription_id} does not exist")
 
     def _validated(self, tenant: str, body: dict[str, Any], raw_context: Any,
-                   created: str, modified: str) -> SubscriptionRow:
+                   created: str, modified: str, old_uri: str | None = None) -> SubscriptionRow:
         doc = {k: v for k, v in body.items() if k != "@context" and k not in STATUS_FIELDS}
         if doc.get("type") != "Subscription":
             raise BadRequestData("a subscription needs type 'Subscription'")
@@ -198,7 +199,8 @@ class Subscriptions:
         row = SubscriptionRow(tenant=tenant, id=doc["id"], doc=doc, context=raw_context,
                               is_active=is_active, created_at=created, modified_at=modified)
         sub = compile_subscription(row, self.contexts.resolve(raw_context))
-        self.policy.admit(sub.endpoint["uri"], "notification.endpoint.uri")
+        if sub.endpoint["uri"] != old_uri:  # a kept endpoint is checked at delivery
+            self.policy.admit(sub.endpoint["uri"], "notification.endpoint.uri")
         if "expiresAt" in doc:
             row.expires_at = stamp(datetime.fromisoformat(doc["expiresAt"]))
         row.time_interval = _positive(doc, "timeInterval")
@@ -405,6 +407,11 @@ def status_of(row: SubscriptionRow, now: str | None = None) -> str:
     if row.expires_at is not None and row.expires_at <= (now or now_iso()):
         return "expired"
     return "active" if row.is_active else "paused"
+
+
+def _endpoint_uri(doc: dict[str, Any]) -> str | None:
+    uri = doc.get("notification", {}).get("endpoint", {}).get("uri")
+    return uri if isinstance(uri, str) else None
 
 
 def _object(body: Any) -> dict[str, Any]:
