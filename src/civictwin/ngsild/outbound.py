@@ -82,7 +82,8 @@ class OutboundPolicy:
 
     def pin(self, uri: str, where: str = "endpoint") -> Pinned:
         """Return the HTTP request for `uri` aimed at its checked address."""
-        address = self.addresses(uri, where)[0]
+        # IPv4 first: a host with both often has no IPv6 route, and one address is all we try.
+        address = min(self.addresses(uri, where), key=lambda a: a.version)
         parts = urlsplit(uri)
         literal = f"[{address}]" if address.version == 6 else str(address)
         netloc = literal + (f":{parts.port}" if parts.port else "")
