@@ -150,7 +150,7 @@ def deliver(http: httpx.Client, row: OutboxRow, timeout: float,
 def publish_mqtt(uri: str, message: str, info: dict[str, str], timeout: float,
                  policy: OutboundPolicy) -> None:
     """Publish one message to the broker and topic an mqtt:// or mqtts:// URL names."""
-    address = policy.addresses(uri, "notification endpoint")[0]
+    address = min(policy.addresses(uri, "notification endpoint"), key=lambda a: a.version)
     parts = urlsplit(uri)
     topic = unquote(parts.path.lstrip("/"))
     qos = int(info.get("MQTT-QoS", "0"))
