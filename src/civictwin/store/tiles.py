@@ -13,21 +13,20 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import mapbox_vector_tile
+import mapbox_vector_tile  # type: ignore[import-untyped]
 import numpy as np
 import numpy.typing as npt
 import shapely
 from sqlalchemy import (
-    Boolean,
     ColumnElement,
     Connection,
     Engine,
     LargeBinary,
     Select,
     String,
-    and_,
     case,
     exists,
     func,
@@ -44,6 +43,7 @@ from civictwin.store.schema import (
     entities,
     entity_types,
     geometries,
+    temporal_series,
 )
 
 EXTENT = 4096
@@ -53,7 +53,6 @@ BUFFER = 64
 MAX_ZOOM = 22
 _EARTH = 6378137.0
 _HALF_WORLD = math.pi * _EARTH
-_YEAR_S = 365 * 86400
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
 
 def tolerance(z: int) -> float:
     """Return the simplification tolerance at zoom `z`, in metres."""
-    return 2 * _HALF_WORLD / 2**z / EXTENT
+    return float(2 * _HALF_WORLD / 2**z / EXTENT)
 
 
 def render_tile(store: Store, tenant: str, layer: TileLayer, z: int, x: int, y: int) -> bytes:
@@ -152,7 +151,7 @@ def _postgis_tile(conn: Connection, tenant: str, layer: TileLayer,
                *_property_columns(layer, g.c.entity_pk))
         .select_from(g.join(entities, entities.c.pk == g.c.entity_pk))
         .where(g.c.tenant == tenant, g.c.name == layer.geoproperty,
-               g.c.geom.bool_op("&&", return_type=Boolean)(search),
+               g.c.geom.bool_op("&&")(search),
                _typed(layer, g.c.entity_pk))
         .subquery("features")
     )
@@ -164,7 +163,7 @@ def _postgis_tile(conn: Connection, tenant: str, layer: TileLayer,
 
 
 def _buffer_m(z: int) -> float:
-    return 2 * _HALF_WORLD / 2**z * BUFFER / EXTENT
+    return float(2 * _HALF_WORLD / 2**z * BUFFER / EXTENT)
 
 
 def _sqlite_tile(conn: Connection, tenant: str, layer: TileLayer,
@@ -176,14 +175,20 @@ def _sqlite_tile(conn: Connection, tenant: str, layer: TileLayer,
     west, south = _lonlat(padded[0], padded[1])
     east, north = _lonlat(padded[2], padded[3])
     rows = conn.execute(_sqlite_candidates(tenant, layer, (west, south, east, north))).all()
+    unit = (maxx - minx) / EXTENT
     features = []
     for row in rows:
-        geom = shapely.from_geojson(row.geojson)
-        geom = shapely.force_2d(shapely.transform(geom, _mercator))
-        geom = shapely.clip_by_rect(geom, *padded) if geom.geom_type != "Point" else geom
-        if geom.is_empty or (geom.geom_type == "Point" and not _inside(geom, padded)):
+        geom = shapely.force_2d(shapely.transform(shapely.from_geojson(row.geojson), _mercator))
+        if geom.geom_type != "Point":
+            geom = shapely.clip_by_rect(geom, *padded)
+        elif not _inside(geom, padded):
             continue
         geom = geom.simplify(tolerance(z), preserve_topology=True)
+        # To whole tile units (y up; the encoder flips it), snapped so the result stays valid.
+        geom = shapely.set_precision(
+            shapely.transform(geom, lambda c: (c - [minx, miny]) / unit), 1.0)
+        if geom.is_empty:
+            continue
         props = {"id": row.id, "type": row.type}
         props.update({n: row._mapping[n] for n in (*layer.numbers, *layer.texts)
                       if row._mapping[n] is not None})
@@ -192,8 +197,7 @@ def _sqlite_tile(conn: Connection, tenant: str, layer: TileLayer,
         return b""
     encoded: bytes = mapbox_vector_tile.encode(
         [{"name": layer.name, "features": features}],
-        default_options={"quantize_bounds": bounds, "extents": EXTENT,
-                         "on_invalid_geometry": _ignore})
+        default_options={"extents": EXTENT, "on_invalid_geometry": _ignore})
     return encoded
 
 
@@ -267,18 +271,29 @@ def energy_per_area(store: Store, tenant: str, link: MeterLink) -> dict[str, flo
 
 
 def _last_year_totals(conn: Connection, tenant: str, readings: Sequence[str]) -> dict[str, float]:
-    ai = attribute_instances
-    newest = (select(ai.c.entity_id, ai.c.attr, ai.c.dataset_id,
-                     func.max(ai.c.observed_s).label("until"))
-              .where(ai.c.tenant == tenant, ai.c.attr.in_(list(readings)))
-              .group_by(ai.c.entity_id, ai.c.attr, ai.c.dataset_id).subquery())
-    stmt = (select(ai.c.entity_id, func.sum(ai.c.num))
-            .join(newest, and_(ai.c.entity_id == newest.c.entity_id,
-                               ai.c.attr == newest.c.attr,
-                               ai.c.dataset_id == newest.c.dataset_id))
-            .where(ai.c.tenant == tenant, ai.c.observed_s > newest.c.until - _YEAR_S)
-            .group_by(ai.c.entity_id))
-    return {r[0]: float(r[1]) for r in conn.execute(stmt) if r[1] is not None}
+    """Sum each reading series over the 365 days up to its newest instance, by entity."""
+    ai, ts = attribute_instances, temporal_series
+    series = conn.execute(select(ts.c.entity_id, ts.c.attr, ts.c.dataset_id).where(
+        ts.c.tenant == tenant, ts.c.attr.in_(list(readings)))).all()
+    totals: dict[str, float] = {}
+    for entity_id, attr, dataset_id in series:
+        same = (ai.c.tenant == tenant, ai.c.entity_id == entity_id, ai.c.attr == attr,
+                ai.c.dataset_id == dataset_id)
+        newest = conn.execute(select(func.max(ai.c.observed_at)).where(*same)).scalar()
+        if newest is None:
+            continue
+        since = _year_before(newest)
+        total = conn.execute(select(func.sum(ai.c.num)).where(
+            *same, ai.c.observed_at > since)).scalar()
+        if total is not None:
+            totals[entity_id] = totals.get(entity_id, 0.0) + float(total)
+    return totals
+
+
+def _year_before(sortable: str) -> str:
+    """Return the sortable date-time 365 days before another one."""
+    moment = datetime.strptime(sortable[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    return (moment - timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%S") + sortable[19:]
 
 
 def _meter_targets(conn: Connection, tenant: str, relationship: str,
@@ -307,5 +322,15 @@ def _numbers(conn: Connection, tenant: str, iri: str, ids: list[str]) -> dict[st
     return found
 
 
-__all__ = ["BUFFER", "EXTENT", "MeterLink", "TileLayer", "energy_per_area", "render_tile",
+def extent(store: Store, tenant: str, geoproperty: str) -> tuple[float, ...] | None:
+    """Return (west, south, east, north) of the tenant's geometries, or None if it has none."""
+    g = geometries
+    stmt = select(func.min(g.c.minx), func.min(g.c.miny), func.max(g.c.maxx),
+                  func.max(g.c.maxy)).where(g.c.tenant == tenant, g.c.name == geoproperty)
+    with _engine(store).connect() as conn:
+        row = conn.execute(stmt).one()
+    return None if row[0] is None else tuple(float(v) for v in row)
+
+
+__all__ = ["BUFFER", "EXTENT", "MeterLink", "TileLayer", "energy_per_area", "extent", "render_tile",
            "tile_bounds", "tolerance"]

@@ -17,7 +17,7 @@ from civictwin.errors import BadRequestData, ResourceNotFound
 from civictwin.ngsild.http import tenant_of
 from civictwin.ngsild.jsonld import CIVICTWIN_CONTEXT_URL, Context
 from civictwin.store import Store
-from civictwin.store.tiles import TileLayer, render_tile
+from civictwin.store.tiles import TileLayer, extent, render_tile
 from civictwin.web.events import ChangeFeed
 from civictwin.web.layers import FLOOR_HEIGHT_M, MEASURES, measure, tile_layers
 
@@ -95,12 +95,13 @@ def _etags(header: str) -> set[str]:
     return {t.strip().removeprefix("W/") for t in header.split(",") if t.strip()}
 
 
-@router.get("/web/measures")
-def list_measures() -> JSONResponse:
-    """List the measures the map can colour buildings by, with their legends."""
+@router.get("/web/map")
+def map_info(tenant: TenantDep, web: WebMapDep) -> JSONResponse:
+    """Describe the map: its measures with their legends, layers and the city's extent."""
     return JSONResponse({"measures": [m.describe() for m in MEASURES.values()],
-                         "floorHeight": FLOOR_HEIGHT_M,
-                         "layers": ["buildings", "districts", "sensors"]})
+                         "floorHeight": FLOOR_HEIGHT_M, "layers": list(web.layers),
+                         "extent": extent(web.store, tenant, web.layers["buildings"].geoproperty)},
+                        headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/web/measures/{name}/values")

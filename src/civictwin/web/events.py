@@ -59,6 +59,7 @@ class ChangeFeed:
     def __init__(self, store: Store, ctx: Context, types: Iterable[str]) -> None:
         self.ctx = ctx
         self.types = {ctx.expand(t): t for t in types}
+        self._key = f"{PENDING}.{id(self)}"  # one engine may serve several feeds
         self._lock = threading.Lock()
         self._seq = 0
         self._recent: dict[str, deque[Change]] = {}
@@ -74,16 +75,16 @@ class ChangeFeed:
     def _noted(self, conn: Any, tenant: str, writes: list[EntityWrite]) -> None:
         changes = [c for w in writes if (c := self._describe(w)) is not None]
         if changes:
-            conn.info.setdefault(PENDING, []).extend((tenant, c) for c in changes)
+            conn.info.setdefault(self._key, []).extend((tenant, c) for c in changes)
 
     def _committed(self, conn: Connection) -> None:
-        pending = conn.info.pop(PENDING, None)
+        pending = conn.info.pop(self._key, None)
         if pending:
             for tenant, data in pending:
                 self.publish(tenant, data)
 
     def _rolled_back(self, conn: Connection) -> None:
-        conn.info.pop(PENDING, None)
+        conn.info.pop(self._key, None)
 
     def _describe(self, write: EntityWrite) -> dict[str, Any] | None:
         entity = write.after or write.before
@@ -140,12 +141,12 @@ class ChangeFeed:
                       last_id is not None and c.seq > last_id]
         try:
             yield f"retry: 1000\nevent: ready\ndata: {json.dumps({'seq': self._seq})}\n\n"
-            for change in missed:
-                yield change.frame()
+            for old in missed:
+                yield old.frame()
             deadline = loop.time() + seconds
             while (left := deadline - loop.time()) > 0:
                 try:
-                    change = await asyncio.wait_for(listener.queue.get(),
+                    change: Change | None = await asyncio.wait_for(listener.queue.get(),
                                                     min(left, KEEPALIVE_SECONDS))
                 except TimeoutError:
                     yield ": keep-alive\n\n"
