@@ -110,7 +110,7 @@ class ChangeFeed:
                 continue
             if isinstance(value, (int, float, str, bool)):
                 attrs[self.ctx.compact(iri)] = value
-                stamp = inst.get("https://uri.etsi.org/ngsi-ld/observedAt")
+                stamp = inst.get("observedAt")
                 if isinstance(stamp, str):
                     observed.append(stamp)
                 elif isinstance(stamp, dict) and isinstance(stamp.get("@value"), str):
