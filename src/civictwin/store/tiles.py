@@ -175,38 +175,38 @@ def _sqlite_tile(conn: Connection, tenant: str, layer: TileLayer,
     west, south = _lonlat(padded[0], padded[1])
     east, north = _lonlat(padded[2], padded[3])
     rows = conn.execute(_sqlite_candidates(tenant, layer, (west, south, east, north))).all()
+    if not rows:
+        return b""
+    shapes = shapely.force_2d(shapely.transform(
+        shapely.from_geojson([r.geojson for r in rows]), _mercator))
+    points = shapely.get_type_id(shapes) == 0
+    inside = shapely.intersects(shapes, shapely.box(*padded))
+    clipped = np.where(points, shapes, shapely.clip_by_rect(shapes, *padded))
+    simple = shapely.simplify(clipped, tolerance(z), preserve_topology=True)
+    # To whole tile units (y up; the encoder flips it), snapped so the result stays valid;
+    # exteriors counter-clockwise here are clockwise once flipped, as MVT wants.
     unit = (maxx - minx) / EXTENT
+    snapped = shapely.orient_polygons(shapely.set_precision(
+        shapely.transform(simple, lambda c: (c - [minx, miny]) / unit), 1.0))
+    keep = inside & ~shapely.is_empty(snapped)
+    names = (*layer.numbers, *layer.texts)
     features = []
-    for row in rows:
-        geom = shapely.force_2d(shapely.transform(shapely.from_geojson(row.geojson), _mercator))
-        if geom.geom_type != "Point":
-            geom = shapely.clip_by_rect(geom, *padded)
-        elif not _inside(geom, padded):
-            continue
-        geom = geom.simplify(tolerance(z), preserve_topology=True)
-        # To whole tile units (y up; the encoder flips it), snapped so the result stays valid.
-        geom = shapely.set_precision(
-            shapely.transform(geom, lambda c: (c - [minx, miny]) / unit), 1.0)
-        if geom.is_empty:
-            continue
-        props = {"id": row.id, "type": row.type}
-        props.update({n: row._mapping[n] for n in (*layer.numbers, *layer.texts)
-                      if row._mapping[n] is not None})
+    for index in np.flatnonzero(keep):
+        row, geom = rows[int(index)]._mapping, snapped[index]
+        props = {"id": row["id"], "type": row["type"]}
+        props.update({n: v for n in names if (v := row[n]) is not None})
         features.append({"geometry": geom, "properties": props})
     if not features:
         return b""
     encoded: bytes = mapbox_vector_tile.encode(
         [{"name": layer.name, "features": features}],
-        default_options={"extents": EXTENT, "on_invalid_geometry": _ignore})
+        default_options={"extents": EXTENT, "on_invalid_geometry": _ignore,
+                         "check_winding_order": False})
     return encoded
 
 
 def _ignore(_shape: Any) -> None:
     return None
-
-
-def _inside(point: Any, box: tuple[float, float, float, float]) -> bool:
-    return bool(box[0] <= point.x <= box[2] and box[1] <= point.y <= box[3])
 
 
 def _sqlite_candidates(tenant: str, layer: TileLayer,

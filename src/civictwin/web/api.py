@@ -20,6 +20,7 @@ from civictwin.store import Store
 from civictwin.store.tiles import TileLayer, extent, render_tile
 from civictwin.web.events import ChangeFeed
 from civictwin.web.layers import FLOOR_HEIGHT_M, MEASURES, measure, tile_layers
+from civictwin.web.tilecache import TileCache
 
 router = APIRouter(tags=["Web map"])
 STATIC = Path(__file__).parent / "static"
@@ -40,6 +41,8 @@ class WebMap:
         self.ctx = ctx
         types = [t for layer in self.layers.values() for t in layer.type_names.values()]
         self.feed = ChangeFeed(store, ctx, types)
+        self.tiles = TileCache()
+        self.feed.on_publish(lambda tenant, _change: self.tiles.clear_tenant(tenant))
         self._values: dict[tuple[str, str], tuple[float, Mapping[str, float]]] = {}
 
     def layer(self, name: str) -> TileLayer:
@@ -47,6 +50,17 @@ class WebMap:
         found = self.layers.get(name)
         if found is None:
             raise ResourceNotFound(f"no tile layer {name!r}; known: {', '.join(self.layers)}")
+        return found
+
+    def tile(self, tenant: str, layer: str, z: int, x: int, y: int) -> tuple[bytes, str]:
+        """Return one encoded tile and its ETag, from the cache when fresh."""
+        key = (tenant, layer, z, x, y)
+        found = self.tiles.get(key)
+        if found is None:
+            generation = self.tiles.generation(tenant)
+            data = render_tile(self.store, tenant, self.layer(layer), z, x, y)
+            found = data, '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+            self.tiles.put(key, *found, generation)
         return found
 
     def values(self, name: str, tenant: str) -> Mapping[str, float]:
@@ -83,8 +97,7 @@ WebMapDep = Annotated[WebMap, Depends(web_map)]
 def tile(layer: str, z: int, x: int, y: int, request: Request, tenant: TenantDep,
          web: WebMapDep) -> Response:
     """Return a Mapbox vector tile of one layer (buildings, districts or sensors)."""
-    data = render_tile(web.store, tenant, web.layer(layer), z, x, y)
-    etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+    data, etag = web.tile(tenant, layer, z, x, y)
     headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "NGSILD-Tenant"}
     if etag in _etags(request.headers.get("If-None-Match", "")):
         return Response(status_code=304, headers=headers)

@@ -15,7 +15,7 @@ import contextlib
 import json
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +64,7 @@ class ChangeFeed:
         self._seq = 0
         self._recent: dict[str, deque[Change]] = {}
         self._listeners: list[_Listener] = []
+        self._hooks: list[Callable[[str, dict[str, Any]], None]] = []
         engine = getattr(store, "engine", None)
         if not isinstance(engine, Engine):
             raise TypeError("the change feed needs a SQL store (SQLite or PostgreSQL)")
@@ -119,8 +120,14 @@ class ChangeFeed:
                 "modifiedAt": entity.modified_at, "location": location}
 
     # -- after commit ------------------------------------------------------------------
+    def on_publish(self, hook: Callable[[str, dict[str, Any]], None]) -> None:
+        """Call `hook(tenant, change)` for every committed change, before pages hear of it."""
+        self._hooks.append(hook)
+
     def publish(self, tenant: str, data: dict[str, Any]) -> Change:
         """Send a committed change to every page of the tenant and keep it for replay."""
+        for hook in self._hooks:
+            hook(tenant, data)
         with self._lock:
             self._seq += 1
             change = Change(self._seq, tenant, data)
