@@ -21,6 +21,8 @@ from tests.web.conftest import Lumen
 
 TO_METRES = Transformer.from_crs(4326, 3857, always_xy=True)
 MVT = "application/vnd.mapbox-vector-tile"
+LINK = {"Link": '<https://civictwin.org/ns/civictwin-context.jsonld>; '
+                'rel="http://www.w3.org/ns/json-ld#context"'}
 
 
 @pytest.fixture
@@ -151,9 +153,7 @@ def test_geometries_are_simplified_by_zoom(web: TestClient, lumen: Lumen) -> Non
     round_building = {"id": "urn:ngsi-ld:Building:round", "type": "Building",
                       "location": {"type": "GeoProperty",
                                    "value": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}}}
-    headers = {"Link": '<https://civictwin.org/ns/civictwin-context.jsonld>; '
-                       'rel="http://www.w3.org/ns/json-ld#context"'}
-    assert web.post("/ngsi-ld/v1/entities", json=round_building, headers=headers).status_code == 201
+    assert web.post("/ngsi-ld/v1/entities", json=round_building, headers=LINK).status_code == 201
 
     def vertices(z: int) -> int:
         x, y = tile_of(lon, lat, z)
@@ -197,3 +197,24 @@ def test_bad_tile_addresses_are_refused(web: TestClient, path: str, status: int)
     response = web.get(path)
     assert response.status_code == status
     assert response.json()["detail"]
+
+
+def test_a_changed_entity_shows_in_its_tiles_at_once(web: TestClient, lumen: Lumen) -> None:
+    building = lumen.city.buildings[0]
+    lon, lat = shape(building["location"]["value"]).representative_point().coords[0]
+    x, y = tile_of(lon, lat, 16)
+
+    def year_in_tile() -> tuple[float, str]:
+        response = web.get(f"/tiles/buildings/16/{x}/{y}.mvt")
+        features = mapbox_vector_tile.decode(response.content)["buildings"]["features"]
+        found = next(f for f in features if f["properties"]["id"] == building["id"])
+        return found["properties"]["yearBuilt"], response.headers["etag"]
+
+    before, etag = year_in_tile()
+    assert before == building["yearBuilt"]["value"]
+    assert year_in_tile() == (before, etag)  # served again, unchanged
+    patched = web.patch(f"/ngsi-ld/v1/entities/{building['id']}/attrs",
+                        json={"yearBuilt": {"type": "Property", "value": 2031}}, headers=LINK)
+    assert patched.status_code == 204, patched.text
+    after, new_etag = year_in_tile()
+    assert after == 2031 and new_etag != etag
