@@ -231,3 +231,18 @@ def test_the_controls_and_the_feature_list_work_by_keyboard(page: Page, lumen: L
     shot(page, "keyboard-details")
     page.keyboard.press("Escape")
     page.locator("#details").wait_for(state="hidden")
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+def test_the_page_fits_a_phone(browser: Browser, served: str, lumen: Lumen) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(f"{served}/web/?tenant={lumen.tenant}")
+    page.wait_for_selector("body[data-map-ready=true]", timeout=30_000)
+    page.evaluate(IDLE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    box = page.locator("#map canvas").bounding_box()
+    assert box is not None and box["width"] >= 380 and box["height"] >= 400
+    assert rendered(page, "buildings-flat")
+    page.screenshot(path=str(ARTIFACTS / "phone.png"), full_page=True)
+    context.close()

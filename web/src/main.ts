@@ -63,6 +63,7 @@ class CityMap {
 
   async start(): Promise<void> {
     this.info = await getJson<MapInfo>("web/map");
+    for (const m of this.info.measures) Object.assign(LABELS, m.categories);
     const [west, south, east, north] = this.info.extent ?? [4.33, 50.83, 4.37, 50.87];
     this.map = new maplibregl.Map({
       container: "map",
@@ -327,6 +328,13 @@ class CityMap {
   }
 }
 
+/** Plain-language labels of category values (heating types), from the measures. */
+const LABELS: Record<string, string> = {};
+
+function label(value: unknown): string {
+  return LABELS[String(value)] ?? String(value);
+}
+
 function describe(feature: MapGeoJSONFeature, live: EntityChange | undefined): string {
   const p = { ...feature.properties, ...(live?.attrs ?? {}) } as Record<string, unknown>;
   const short = String(p.id).split(":").slice(2).join(" ");
@@ -334,7 +342,7 @@ function describe(feature: MapGeoJSONFeature, live: EntityChange | undefined): s
     const reading = SENSOR_MEASURES.filter((k) => p[k] !== undefined).map((k) => `${k} ${p[k]}`).join(", ");
     return `${p.name ?? short} — ${reading}`;
   }
-  const facts = [p.yearBuilt ? `built ${p.yearBuilt}` : "", p.floorsAboveGround ? `${p.floorsAboveGround} floors` : "", p.heatingType ?? ""]
+  const facts = [p.yearBuilt ? `built ${p.yearBuilt}` : "", p.floorsAboveGround ? `${p.floorsAboveGround} floors` : "", p.heatingType ? label(p.heatingType) : ""]
     .filter(Boolean).join(", ");
   return `${short} — ${facts}`;
 }

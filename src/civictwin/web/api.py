@@ -139,13 +139,15 @@ def web_root() -> RedirectResponse:
     return RedirectResponse("/web/", status_code=308)
 
 
-@router.get("/web/", include_in_schema=False, response_model=None)
+@router.api_route("/web/", methods=["GET", "HEAD"], include_in_schema=False,
+                  response_model=None)
 def page() -> Response:
     """Serve the map page, or say how to build it."""
     return asset("index.html")
 
 
-@router.get("/web/static/{path:path}", include_in_schema=False, response_model=None)
+@router.api_route("/web/static/{path:path}", methods=["GET", "HEAD"], include_in_schema=False,
+                  response_model=None)
 def asset(path: str) -> Response:
     """Serve one built asset of the map."""
     index = STATIC / "index.html"
