@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
@@ -160,9 +160,7 @@ def asset(path: str) -> Response:
 
 
 def _not_built() -> Response:
-    body: dict[str, Any] = {"type": "https://civictwin.org/errors/WebMapNotBuilt",
-                            "title": "Web map not built", "status": 503, "detail": BUILD_HINT}
-    html = (f"<!doctype html><meta charset=utf-8><title>civictwin map not built</title>"
-            f"<h1>The web map is not built</h1><p>{BUILD_HINT}</p>")
-    return Response(html, status_code=503, media_type="text/html",
-                    headers={"X-Problem": body["detail"]})
+    html = ("<!doctype html><html lang=en><meta charset=utf-8>"
+            "<title>civictwin map not built</title>"
+            f"<h1>The web map is not built</h1><p>{BUILD_HINT}</p></html>")
+    return Response(html, status_code=503, media_type="text/html")
