@@ -3,9 +3,9 @@
 One tile holds one layer: the entities of some types whose GeoProperty meets the tile, with a
 few of their attribute values as feature properties. PostgreSQL builds the tile in SQL
 (`ST_AsMVTGeom` + `ST_AsMVT`); SQLite narrows to the tile with its R-tree and encodes with
-shapely and mapbox-vector-tile. Both simplify by zoom to the same tolerance (a quarter of a
-tile unit's width times four, i.e. about half a pixel on a 512-pixel tile) and keep a 64-unit
-buffer around the tile so that edges do not show seams.
+shapely and mapbox-vector-tile. Both simplify by zoom to the same tolerance, one tile unit
+(1/4096 of the tile's width: an eighth of a pixel on a 512-pixel tile, so nothing visible is
+lost), and keep a 64-unit buffer around the tile so that edges do not show seams.
 """
 
 from __future__ import annotations
