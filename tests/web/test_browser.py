@@ -246,3 +246,17 @@ def test_the_page_fits_a_phone(browser: Browser, served: str, lumen: Lumen) -> N
     assert rendered(page, "buildings-flat")
     page.screenshot(path=str(ARTIFACTS / "phone.png"), full_page=True)
     context.close()
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+def test_a_changed_building_is_redrawn(page: Page, served: str, lumen: Lumen) -> None:
+    building = lumen.city.buildings[0]
+    page.wait_for_selector("body[data-live=live]")
+    response = httpx.patch(f"{served}/ngsi-ld/v1/entities/{building['id']}/attrs",
+                           json={"yearBuilt": {"type": "Property", "value": 2031}},
+                           headers={**LINK, "NGSILD-Tenant": lumen.tenant})
+    assert response.status_code == 204
+    page.wait_for_function(
+        "(id) => window.civictwinMap.map.queryRenderedFeatures({layers: ['buildings-flat']})"
+        ".some((f) => f.properties.id === id && f.properties.yearBuilt === 2031)",
+        arg=building["id"], timeout=15_000)

@@ -17,11 +17,9 @@ const byId = <T extends HTMLElement>(id: string): T => document.getElementById(i
 interface Selection { layer: string; id: string }
 
 function style(floorHeight: number): StyleSpecification {
-  const tiles = (layer: string): string =>
-    decodeURI(apiUrl(`tiles/${layer}/{z}/{x}/{y}.mvt`));
   const sources: StyleSpecification["sources"] = {};
   for (const layer of LAYERS) {
-    sources[layer] = { type: "vector", tiles: [tiles(layer)], minzoom: 0, maxzoom: 16,
+    sources[layer] = { type: "vector", tiles: tileUrls(layer), minzoom: 0, maxzoom: 16,
       promoteId: "id", attribution: "civictwin" };
   }
   const selected = ["boolean", ["feature-state", "selected"], false];
@@ -59,6 +57,7 @@ class CityMap {
   measure!: MeasureInfo;
   selection: Selection | null = null;
   live = new Map<string, EntityChange>();
+  reloads = new Map<string, number>();
   liveCount = 0;
 
   async start(): Promise<void> {
@@ -88,6 +87,16 @@ class CityMap {
       byId("live-state").textContent = state === "live" ? "Live: following changes to sensors" : `Live stream ${state}`;
       document.body.dataset.live = state;
     });
+  }
+
+  /** Refetch a layer's tiles shortly after its entities change (unchanged tiles answer 304). */
+  reloadSoon(layer: string): void {
+    if (this.reloads.has(layer)) return;
+    this.reloads.set(layer, window.setTimeout(() => {
+      this.reloads.delete(layer);
+      const source = this.map.getSource(layer) as maplibregl.VectorTileSource | undefined;
+      source?.setTiles(tileUrls(layer));
+    }, 1500));
   }
 
   setupMeasures(): void {
@@ -305,6 +314,7 @@ class CityMap {
 
   onChange(change: EntityChange): void {
     if (change.type !== "AirQualityObserved" && change.type !== "WeatherObserved") {
+      this.reloadSoon(change.type === "Building" ? "buildings" : "districts");
       if (this.selection?.id === change.id && !change.deleted) void this.select(this.selection);
       return;
     }
@@ -333,6 +343,10 @@ const LABELS: Record<string, string> = {};
 
 function label(value: unknown): string {
   return LABELS[String(value)] ?? String(value);
+}
+
+function tileUrls(layer: string): string[] {
+  return [decodeURI(apiUrl(`tiles/${layer}/{z}/{x}/{y}.mvt`))];
 }
 
 function describe(feature: MapGeoJSONFeature, live: EntityChange | undefined): string {
