@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from civictwin.samplecity import SampleCity, generate_city, iter_entities
 from civictwin.store import Store
 from civictwin.twin import open_twin
 
-BUILDINGS = 120
+BUILDINGS = 60
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class Lumen:
     store: Store
     tenant: str
     city: SampleCity
-    entities: dict[str, dict]  # type: ignore[type-arg]
+    entities: dict[str, dict[str, Any]]
 
 
 @pytest.fixture(scope="session")

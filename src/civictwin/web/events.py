@@ -5,7 +5,8 @@ map layer's types; when that transaction commits (SQLAlchemy's `commit` connecti
 changes are published, and a rollback drops them, so the page never sees a change the twin did
 not keep. Each tenant keeps its last `REPLAY` events with increasing ids, so a page that
 reconnects with `Last-Event-ID` gets what it missed. Streams end by themselves after
-`STREAM_SECONDS` (the page reconnects at once), which keeps server shutdown prompt.
+`STREAM_SECONDS` (the page reconnects at once and resumes by `Last-Event-ID`), so no connection
+is held open forever by a client that vanished without closing it.
 """
 
 from __future__ import annotations
