@@ -9,6 +9,11 @@ from fastapi.testclient import TestClient
 
 from civictwin.app import create_app
 from civictwin.config import Settings
+from civictwin.ngsild.jsonld import Context
+from civictwin.ngsild.qlang import parse_type_selection
+from civictwin.store import Store
+from civictwin.store.base import EntityQuery
+from civictwin.web.layers import MEASURES, Measure, register_measure
 from tests.web.conftest import Lumen
 
 LINK = {"Link": '<https://civictwin.org/ns/civictwin-context.jsonld>; '
@@ -69,3 +74,25 @@ def test_only_computed_measures_have_values(web: TestClient) -> None:
     assert web.get("/web/measures/yearBuilt/values").status_code == 400
     missing = web.get("/web/measures/nothing/values")
     assert missing.status_code == 404 and "known:" in missing.json()["detail"]
+
+
+def test_a_registered_measure_is_offered_and_computed(web: TestClient, lumen: Lumen) -> None:
+    def roof_share(store: Store, tenant: str, ctx: Context) -> dict[str, float]:
+        found = store.query_entities(tenant, EntityQuery(
+            types=parse_type_selection("Building", ctx.expand), limit=1000)).entities
+        roof, area = ctx.expand("roofArea"), ctx.expand("floorArea")
+        return {e.id: round(e.attrs[roof][0]["value"] / e.attrs[area][0]["value"], 3)
+                for e in found}
+
+    register_measure(Measure("roofShare", "Roof per floor area", "number", domain=(0, 1),
+                             values=roof_share, source="roofArea / floorArea"))
+    try:
+        listed = {m["name"]: m for m in web.get("/web/map").json()["measures"]}
+        assert listed["roofShare"]["valuesUrl"] == "measures/roofShare/values"
+        values = web.get("/web/measures/roofShare/values").json()["values"]
+        assert len(values) == len(lumen.city.buildings)
+        first = lumen.city.buildings[0]
+        assert values[first["id"]] == round(first["roofArea"]["value"]
+                                            / first["floorArea"]["value"], 3)
+    finally:
+        MEASURES.pop("roofShare")
