@@ -322,7 +322,7 @@ class CityMap {
     this.live.set(change.id, change);
     const target = { source: "sensors", sourceLayer: "sensors", id: change.id };
     this.map.setFeatureState(target, { live: true });
-    window.setTimeout(() => this.map.setFeatureState(target, { live: false }), 2500);
+    window.setTimeout(() => this.map.setFeatureState(target, { live: false }), 4000);
     const log = byId("live-log");
     const item = document.createElement("li");
     const values = Object.entries(change.attrs ?? {})
