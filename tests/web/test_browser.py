@@ -194,7 +194,15 @@ def test_the_sensor_layer_updates_when_a_sensor_changes(
         "(id) => window.civictwinMap.map.getFeatureState({source: 'sensors', "
         "sourceLayer: 'sensors', id}).live", sensor["id"]) is True
     shot(page, "sensor-live-update")
+    weather = next(s for s in lumen.city.stations if s["type"] == "WeatherObserved")
+    click_entity(page, lumen.entities[weather["id"]])
+    page.wait_for_function("(id) => document.querySelector('#details-attrs dd[data-attr=id]')"
+                           "?.textContent === id", arg=weather["id"])
+    assert page.locator("#details-attrs dd[data-attr=temperature]").text_content() == str(
+        weather["temperature"]["value"])
     listed.click()
+    page.wait_for_function("(id) => document.querySelector('#details-attrs dd[data-attr=id]')"
+                           "?.textContent === id", arg=sensor["id"])
     page.wait_for_selector("#chart svg circle")
     assert page.locator("#chart svg circle").count() == 2  # the first reading and the new one
 
