@@ -29,6 +29,7 @@ from civictwin.ngsild.notifier import Notifier
 from civictwin.ngsild.temporal_api import router as temporal_router
 from civictwin.store import Store
 from civictwin.twin import open_twin
+from civictwin.web import api as web_api
 
 log = logging.getLogger("civictwin")
 
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(temporal_router)
     app.include_router(registrations_api.router)
     app.include_router(subscriptions_api.router)
+    app.include_router(web_api.router)
     _error_handlers(app)
     return app
 
