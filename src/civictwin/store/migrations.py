@@ -46,6 +46,12 @@ def _v6_null_json(conn: Connection) -> None:
     conn.execute(update(values).where(json_type(values.c.json) == "null").values(json=None))
 
 
+def _v11_catalog(conn: Connection) -> None:
+    """Create the catalogue's dataset, refresh and harvest tables."""
+    tables = [schema.catalog_datasets, schema.catalog_refreshes, schema.catalog_harvests]
+    schema.metadata.create_all(conn, tables=tables)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_entities),
     (2, _v2_temporal),
@@ -53,5 +59,6 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (4, _v4_ingest),
     (5, _v5_registrations),
     (6, _v6_null_json),
+    (11, _v11_catalog),
 ]
 """(version, step) pairs; dialect-specific statements per version live in the store modules."""
