@@ -44,7 +44,11 @@ def catalogue_of(request: Request) -> Catalogue:
 
 
 def choose_format(request: Request, given: str | None, plain_json: str = "jsonld") -> str:
-    """Return the RDF format `?format=` or else the Accept header asks for."""
+    """Return the format `?format=` or else the Accept header asks for.
+
+    `plain_json` is what application/json and */* mean: JSON-LD for the catalogue, the
+    catalogue's own JSON form ("json") for one dataset.
+    """
     if given is not None:
         if given.lower() not in FORMATS:
             raise BadRequestData(f"format={given!r}: expected one of {', '.join(FORMATS)}")
@@ -62,7 +66,7 @@ def choose_format(request: Request, given: str | None, plain_json: str = "jsonld
                     quality = float(value)
                 except ValueError:
                     quality = 0.0
-        choice = "jsonld" if media in ("*/*", "application/*") else OFFERED.get(media)
+        choice = "json" if media in ("*/*", "application/*") else OFFERED.get(media)
         if choice == "json":
             choice = plain_json
         if choice and quality > 0 and (best is None or quality - position * 1e-6 > best[0]):
