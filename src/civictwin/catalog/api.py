@@ -146,13 +146,14 @@ async def post_dataset(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
     if len(body) > settings.max_body_bytes:
         raise BadRequestData(f"the body is larger than {settings.max_body_bytes} bytes")
-    doc = await run_in_threadpool(_document, body, request.headers.get("content-type", ""))
+    doc = await run_in_threadpool(read_document, body, request.headers.get("content-type", ""))
     stored = await run_in_threadpool(catalogue_of(request).publish, tenant, doc)
     location = f"/catalog/datasets/{quote(stored.id, safe='')}"
     return JSONResponse(stored.to_json(), status_code=201, headers={"Location": location})
 
 
-def _document(body: bytes, content_type: str) -> Any:
+def read_document(body: bytes, content_type: str) -> Any:
+    """Return the dataset document a body holds: JSON as is, DCAT RDF read into JSON."""
     media = content_type.split(";")[0].strip().lower() or "application/json"
     plain = media == "application/json" or (media == "application/ld+json"
                                              and b"@context" not in body)
