@@ -132,7 +132,8 @@ def export(config: ConfigOpt = None, database_url: DbOpt = None, tenant: TenantO
            ) -> None:
     """Print the whole catalogue as DCAT-AP RDF."""
     from civictwin.catalog import rdf
-    from civictwin.catalog.api import FORMATS, catalogue_page
+    from civictwin.catalog.api import catalogue_page
+    from civictwin.catalog.http import FORMATS
 
     fmt = FORMATS.get(format.lower())
     if fmt is None or fmt == "json":
