@@ -110,8 +110,7 @@ def list_datasets(config: ConfigOpt = None, database_url: DbOpt = None,
                   tenant: TenantOpt = "") -> None:
     """List the catalogue's datasets: id, origin and title."""
     for dataset in _catalogue(config, database_url).all_datasets(tenant):
-        out.print(f"{dataset.id}\t{dataset.origin}\t{dataset.title}", highlight=False,
-                  markup=False)
+        typer.echo(f"{dataset.id}\t{dataset.origin}\t{dataset.title}")
 
 
 @catalog_app.command()
