@@ -46,6 +46,11 @@ def _v6_null_json(conn: Connection) -> None:
     conn.execute(update(values).where(json_type(values.c.json) == "null").values(json=None))
 
 
+def _v10_policy(conn: Connection) -> None:
+    """Create the audit trail and consent tables."""
+    schema.metadata.create_all(conn, tables=[schema.audit_log, schema.audit_heads])
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_entities),
     (2, _v2_temporal),
@@ -53,5 +58,6 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (4, _v4_ingest),
     (5, _v5_registrations),
     (6, _v6_null_json),
+    (10, _v10_policy),
 ]
 """(version, step) pairs; dialect-specific statements per version live in the store modules."""
