@@ -48,7 +48,9 @@ def _v6_null_json(conn: Connection) -> None:
 
 def _v10_policy(conn: Connection) -> None:
     """Create the audit trail and consent tables."""
-    schema.metadata.create_all(conn, tables=[schema.audit_log, schema.audit_heads])
+    tables = [schema.audit_log, schema.audit_heads, schema.consent_records,
+              schema.consent_events, schema.consent_exclusions]
+    schema.metadata.create_all(conn, tables=tables)
 
 
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [

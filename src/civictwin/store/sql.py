@@ -35,6 +35,7 @@ from civictwin.store.base import (
     StoredContext,
     WriteListener,
 )
+from civictwin.store.consent import withheld_filter
 from civictwin.store.index import index_rows
 from civictwin.store.migrations import MIGRATIONS
 from civictwin.store.qsql import compile_q, compile_scope, compile_types
@@ -264,13 +265,14 @@ class SqlStore:
         """Return one entity, or None."""
         stmt = select(entities).where(entities.c.tenant == tenant, entities.c.id == entity_id)
         with self.engine.connect() as conn:
-            row = conn.execute(stmt).first()
+            row = conn.execute(stmt.where(*withheld_filter(conn, tenant, entities.c.id))).first()
         return _entity(row) if row is not None else None
 
     def query_entities(self, tenant: str, query: EntityQuery) -> QueryResult:
         """Return the page of entities matching `query`, ordered by id."""
         where = _conditions(tenant, query)
         with self.engine.connect() as conn:
+            where += withheld_filter(conn, tenant, entities.c.id)  # consent withdrawn/expired
             if query.geo is not None:
                 where.append(self._geo_filter(conn, query.geo, tenant))
             count = None
