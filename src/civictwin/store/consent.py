@@ -26,7 +26,12 @@ from sqlalchemy import (
 )
 
 from civictwin.store.base import Store
-from civictwin.store.schema import consent_events, consent_exclusions, consent_records
+from civictwin.store.schema import (
+    consent_events,
+    consent_exclusions,
+    consent_records,
+    entities,
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,29 @@ def withheld_filter(conn: Connection, tenant: str,
     if conn.execute(select(1).where(*lapsed).limit(1)).first() is None:
         return []
     return [~exists(select(1).where(*lapsed, x.entity_id == entity_id))]
+
+
+def withheld_pk_filter(conn: Connection, tenant: str,
+                       entity_pk: ColumnElement[Any]) -> list[ColumnElement[bool]]:
+    """Return [] or the condition that keeps out index rows of withheld entities (by pk)."""
+    x, e = consent_exclusions.c, entities.c
+    now = stamp(datetime.now(UTC))
+    lapsed = (x.tenant == tenant, x.from_at <= now)
+    if conn.execute(select(1).where(*lapsed).limit(1)).first() is None:
+        return []
+    return [~exists(select(1).where(*lapsed, e.pk == entity_pk, e.id == x.entity_id))]
+
+
+def withheld_among(conn: Connection, tenant: str, ids: Sequence[str]) -> set[str]:
+    """Return which of these entity ids are withheld now (for notifications)."""
+    x = consent_exclusions.c
+    now = stamp(datetime.now(UTC))
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        stmt = select(x.entity_id).where(x.tenant == tenant, x.from_at <= now,
+                                         x.entity_id.in_(ids[start: start + 500]))
+        found.update(r.entity_id for r in conn.execute(stmt))
+    return found
 
 
 class ConsentTable:

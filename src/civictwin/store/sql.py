@@ -14,6 +14,7 @@ from sqlalchemy import (
     Engine,
     Select,
     TableClause,
+    and_,
     delete,
     exists,
     func,
@@ -35,7 +36,7 @@ from civictwin.store.base import (
     StoredContext,
     WriteListener,
 )
-from civictwin.store.consent import withheld_filter
+from civictwin.store.consent import withheld_filter, withheld_pk_filter
 from civictwin.store.index import index_rows
 from civictwin.store.migrations import MIGRATIONS
 from civictwin.store.qsql import compile_q, compile_scope, compile_types
@@ -291,12 +292,14 @@ class SqlStore:
         stmt = (select(entity_types.c.type, func.count()).where(entity_types.c.tenant == tenant)
                 .group_by(entity_types.c.type).order_by(entity_types.c.type))
         with self.engine.connect() as conn:
+            stmt = stmt.where(*withheld_pk_filter(conn, tenant, entity_types.c.entity_pk))
             return {r[0]: int(r[1]) for r in conn.execute(stmt)}
 
     def attribute_summary(self, tenant: str) -> dict[str, dict[str, Any]]:
         """Return per attribute IRI: entity count, the entity types and attribute kinds."""
         av, et = attribute_values, entity_types
-        base = av.c.tenant == tenant
+        with self.engine.connect() as conn:  # entities of lapsed consents are not counted
+            base = and_(av.c.tenant == tenant, *withheld_pk_filter(conn, tenant, av.c.entity_pk))
         counts = (select(av.c.name, func.count(av.c.entity_pk.distinct()))
                   .where(base, av.c.sub == "").group_by(av.c.name))
         kinds = select(av.c.name, av.c.kind).where(base, av.c.sub == "").distinct()
