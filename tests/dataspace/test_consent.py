@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from civictwin.dataspace.audit import AuditLog
 from civictwin.dataspace.consent import ConsentRegistry, parse_consent
 from civictwin.errors import BadRequestData, Conflict
 from civictwin.store import Store
+from civictwin.store.schema import notification_outbox
 
 METER = "urn:ngsi-ld:Meter:home-{}"
 ENTITIES = "/ngsi-ld/v1/entities"
@@ -145,3 +148,23 @@ def test_every_consent_event_is_audited(store: Store, tenant: str) -> None:
                                                      "consent.withdrawn"]
     assert registry.withheld(tenant) == {"urn:x"}
     assert AuditLog(store).verify(tenant).ok
+
+
+def test_withheld_entities_are_not_counted_or_notified(client: TestClient, store: Store,
+                                                       tenant: str) -> None:
+    ids = _meters(client, 2)
+    subscription = {"type": "Subscription", "entities": [{"type": "Meter"}],
+                    "notification": {"endpoint": {"uri": "http://127.0.0.1:9/notify"}}}
+    assert client.post("/ngsi-ld/v1/subscriptions", json=subscription).status_code == 201
+    record = client.post("/consent", json=consent_body(ids[0])).json()["record"]
+    client.post(f"/consent/{record['id']}/withdraw")
+    assert sum(store.type_counts(tenant).values()) == 1
+    assert all(v["count"] == 1 for v in store.attribute_summary(tenant).values())
+    for entity_id in ids:
+        patch = {"power": {"type": "Property", "value": 9.0}}
+        assert client.patch(f"{ENTITIES}/{entity_id}/attrs", json=patch).status_code == 204
+    with store.engine.connect() as conn:  # type: ignore[attr-defined]
+        rows = conn.execute(select(notification_outbox.c.data).where(
+            notification_outbox.c.tenant == tenant)).all()
+    notified = {e["id"] for row in rows for e in json.loads(row.data)}
+    assert notified == {ids[1]}
