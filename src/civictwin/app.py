@@ -16,6 +16,7 @@ from civictwin import __version__
 from civictwin.catalog import api as catalog_api
 from civictwin.config import Settings
 from civictwin.config import settings as load_settings
+from civictwin.dataspace import audit_api, consent_api
 from civictwin.errors import (
     BadRequestData,
     CivicTwinError,
@@ -61,6 +62,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(temporal_router)
     app.include_router(registrations_api.router)
     app.include_router(subscriptions_api.router)
+    app.include_router(audit_api.router)
+    app.include_router(consent_api.router)
     app.include_router(catalog_api.router)
     _error_handlers(app)
     return app
