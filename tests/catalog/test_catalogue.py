@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -131,3 +133,16 @@ def test_published_ids_may_not_take_over_derived_ones(client: TestClient, store:
 def test_dataset_json_round_trips() -> None:
     dataset = Dataset(id="urn:x:1", title="t", description="d", publisher="p")
     assert Dataset.from_json(dataset.to_json()) == dataset
+
+
+def test_stale_reads_refresh_in_the_background(client: TestClient, store: Store,
+                                               tenant: str) -> None:
+    catalogue = Catalogue(store, Settings(catalog_refresh_seconds=0), background=True)
+    assert catalogue.list_datasets(tenant) == []  # the first read derives at once
+    fill_twin(client, meters=0)
+    catalogue.list_datasets(tenant)  # stale: answered from the store, refreshed in a thread
+    for thread in threading.enumerate():
+        if thread.name.startswith("catalogue-refresh-"):
+            thread.join(30)
+    key = tenant or "default"
+    assert catalogue.rows.get(tenant, f"urn:civictwin:dataset:{key}:Building") is not None
