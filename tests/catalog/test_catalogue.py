@@ -108,6 +108,7 @@ def test_a_refresh_keeps_offers_and_drops_types_that_went(client: TestClient, st
         "id": "urn:ngsi-ld:Sensor:1", "type": "Sensor"}).status_code == 201
     catalogue.refresh(tenant)
     kept = catalogue.get_dataset(tenant, building.id)
+    assert kept.issued == building.issued is not None  # first derived, not last refreshed
     assert kept.offers[0]["@id"] == "urn:uuid:offer-b"
     assert kept.access_rights.endswith("/RESTRICTED")
     for n in (1, 2, 3):

@@ -144,7 +144,7 @@ class Catalogue:
         history = twin.history_datasets(self.settings, tenant,
                                         self.rows.series_families(tenant), now)
         stored = {r.id: r.doc for r in self.rows.by_origin(tenant, ORIGIN_TWIN)}
-        rows = [_row(tenant, validate(twin.keep_decisions(d, stored.get(d.id))), now)
+        rows = [_row(tenant, validate(twin.keep_decisions(d, stored.get(d.id), now)), now)
                 for d in [*derived, *history]]
         self.rows.replace_derived(tenant, ORIGIN_TWIN, rows, now)
         return Refresh(tenant, len(derived), len(history), now)
