@@ -140,3 +140,10 @@ def test_a_dataset_can_be_published_as_turtle(client: TestClient, specs_dir: Pat
     refused = client.post("/catalog/datasets", content=untitled,
                           headers={"Content-Type": "text/turtle"})
     assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "title"
+
+
+def test_the_openapi_description_lists_the_catalogue(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/catalog", "/catalog/datasets", "/catalog/harvests",
+            "/api/3/action/{action}"} <= set(paths)
+    assert set(paths["/api/3/action/{action}"]) == {"get", "post"}
