@@ -52,14 +52,15 @@ def test_unknown_dataset_is_not_found_and_tenants_are_apart(store: Store, tenant
 def test_a_bad_dataset_names_every_problem_and_stores_nothing(store: Store,
                                                                tenant: str) -> None:
     catalogue = Catalogue(store)
-    bad = good_dataset(title=" ", licence="CC BY 4.0", themes=["WEATHER"], issued="yesterday")
+    bad = good_dataset(title=" ", licence="CC BY 4.0", themes=["WEATHER"], issued="yesterday",
+                       temporal="yes", colour="blue")
     del bad["description"]
     bad["distributions"][0]["access_url"] = "heat.csv"
     with pytest.raises(InvalidDataset) as caught:
         catalogue.publish(tenant, bad)
     fields = {p.field for p in caught.value.problems}
     assert fields == {"title", "description", "licence", "themes[0]", "issued",
-                      "distributions[0].access_url"}
+                      "distributions[0].access_url", "temporal", "colour"}
     assert catalogue.rows.get(tenant, bad["id"]) is None
 
 

@@ -147,3 +147,12 @@ def test_the_openapi_description_lists_the_catalogue(client: TestClient) -> None
     assert {"/catalog", "/catalog/datasets", "/catalog/harvests",
             "/api/3/action/{action}"} <= set(paths)
     assert set(paths["/api/3/action/{action}"]) == {"get", "post"}
+
+
+def test_each_tenant_has_its_own_catalogue(filled: TestClient) -> None:
+    other = {"NGSILD-Tenant": filled.headers["NGSILD-Tenant"] + "b"}
+    assert filled.get("/catalog/datasets").json()["total"] == 5
+    assert filled.get("/catalog/datasets", headers=other).json()["total"] == 0
+    g = graph_of(filled.get("/catalog?format=turtle", headers=other))
+    assert set(g.subjects(RDF.type, DCAT.Dataset)) == set()
+    assert filled.get("/catalog", headers={"NGSILD-Tenant": "bad tenant!"}).status_code == 400
