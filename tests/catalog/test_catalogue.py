@@ -139,7 +139,7 @@ def test_dataset_json_round_trips() -> None:
 
 def test_stale_reads_refresh_in_the_background(client: TestClient, store: Store,
                                                tenant: str) -> None:
-    catalogue = Catalogue(store, Settings(catalog_refresh_seconds=0), background=True)
+    catalogue = Catalogue(store, Settings(catalog_refresh_seconds=0))
     assert catalogue.list_datasets(tenant) == []  # the first read derives at once
     fill_twin(client, meters=0)
     catalogue.list_datasets(tenant)  # stale: answered from the store, refreshed in a thread
