@@ -13,8 +13,10 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from civictwin import __version__
+from civictwin.catalog import api as catalog_api
 from civictwin.config import Settings
 from civictwin.config import settings as load_settings
+from civictwin.dataspace import audit_api, consent_api
 from civictwin.errors import (
     BadRequestData,
     CivicTwinError,
@@ -67,6 +69,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(registrations_api.router)
     app.include_router(subscriptions_api.router)
     app.include_router(web_api.router)
+    app.include_router(audit_api.router)
+    app.include_router(consent_api.router)
+    app.include_router(catalog_api.router)
     _error_handlers(app)
     return app
 

@@ -61,6 +61,30 @@ class Settings(BaseSettings):
         description="Ingest mapping files (TOML, comma separated) whose MQTT bridges "
         "`civictwin serve` runs beside the API, each with its mapping's broker URL.",
     )
+    public_url: str = Field(
+        "", description="Base URL clients reach the twin at, used in catalogue links; empty "
+        "means http://host:port.")
+    catalog_title: str = Field("civictwin catalogue", description="Title of the catalogue.")
+    catalog_publisher: str = Field(
+        "operator", description="Participant id of the twin's operator, publisher of the "
+        "datasets the twin describes itself.")
+    catalog_publisher_name: str = Field(
+        "civictwin operator", description="Name of that publisher (foaf:name).")
+    catalog_contact_email: str = Field(
+        "", description="Contact e-mail for the twin's own datasets (vCard); empty: none.")
+    catalog_licence: str = Field(
+        "CC_BY_4_0", description="Licence of the twin's own datasets: an EU licence code "
+        "or an IRI.")
+    catalog_access_rights: str = Field(
+        "PUBLIC", description="Access rights of the twin's own datasets: PUBLIC, RESTRICTED "
+        "or NON_PUBLIC.")
+    catalog_refresh_seconds: float = Field(
+        60.0, ge=0, description="How old the twin's own datasets may be before a catalogue "
+        "read derives them again from the twin.")
+
+    def base_url(self) -> str:
+        """Return the URL clients reach the twin at, without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @field_validator("context_allowlist", "notification_allowlist", "mqtt_mappings",
                      mode="before")

@@ -257,3 +257,108 @@ temporal_deletions = Table(
     Column("entity_id", String, primary_key=True),
     Column("deleted_at", String, nullable=False),
 )
+
+# -- policy (civictwin.dataspace.audit, civictwin.dataspace.consent) -----------------------
+# The audit trail: one hash chain per tenant. Each entry's `hash` is SHA-256 over the canonical
+# JSON of the entry with the previous entry's hash (`prev_hash`); `audit_heads` holds each
+# chain's newest entry, so removing entries from the end is detected too.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", String, nullable=False),
+    Column("actor", String, nullable=False),
+    Column("action", String, nullable=False),
+    Column("subject", String, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("prev_hash", String, nullable=False),
+    Column("hash", String, nullable=False),
+    Index("ix_audit_log_action", "tenant", "action", "seq"),
+    Index("ix_audit_log_actor", "tenant", "actor", "seq"),
+    Index("ix_audit_log_at", "tenant", "at"),
+)
+
+audit_heads = Table(
+    "audit_heads",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String, nullable=False),
+)
+
+# Consent records (ISO/IEC TS 27560): the record whole in `doc`, the columns queries need
+# beside it, and its event log. `consent_exclusions` says from when an entity covered by a
+# consent is withheld: the moment of withdrawal, or the expiry of a consent that has one.
+consent_records = Table(
+    "consent_records",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("id", String, primary_key=True),
+    Column("subject", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("given_at", String, nullable=False),
+    Column("expires_at", String),
+    Column("modified_at", String, nullable=False),
+    Column("doc", Text, nullable=False),
+    Index("ix_consent_records_subject", "tenant", "subject"),
+    Index("ix_consent_records_due", "status", "expires_at"),
+)
+
+consent_events = Table(
+    "consent_events",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("tenant", String, nullable=False),
+    Column("consent_id", String, nullable=False),
+    Column("event", String, nullable=False),
+    Column("at", String, nullable=False),
+    Column("actor", String, nullable=False),
+    Column("detail", Text, nullable=False),
+    Index("ix_consent_events_consent", "tenant", "consent_id", "pk"),
+)
+
+consent_exclusions = Table(
+    "consent_exclusions",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("entity_id", String, primary_key=True),
+    Column("consent_id", String, primary_key=True),
+    Column("from_at", String, nullable=False),
+    Index("ix_consent_exclusions_from", "tenant", "from_at"),
+)
+
+# Catalogue (civictwin.catalog): DCAT-AP datasets kept whole as JSON, one row per dataset per
+# tenant, with the columns listing and harvesting filter on; when each tenant's own datasets
+# were last derived from the twin; and one row per harvest run with its report.
+catalog_datasets = Table(
+    "catalog_datasets",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    # Byte-order collation on PostgreSQL, so ids page in the same order as on SQLite.
+    Column("id", String().with_variant(String(collation="C"), "postgresql"), primary_key=True),
+    Column("origin", String, nullable=False),
+    Column("source", String),
+    Column("doc", Text, nullable=False),
+    Column("stored_at", String, nullable=False),
+    Index("ix_catalog_datasets_source", "tenant", "source", "id"),
+)
+
+catalog_refreshes = Table(
+    "catalog_refreshes",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("refreshed_at", String, nullable=False),
+)
+
+catalog_harvests = Table(
+    "catalog_harvests",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("tenant", String, nullable=False),
+    Column("source", String, nullable=False),
+    Column("started_at", String, nullable=False),
+    Column("finished_at", String, nullable=False),
+    Column("report", Text, nullable=False),
+    Index("ix_catalog_harvests_source", "tenant", "source", "pk"),
+)
