@@ -10,7 +10,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from civictwin.analytics.lake_cli import lake_app
+from civictwin.analytics.lake_cli import ghg, indicators, lake_app
 from civictwin.config import Settings, load_settings
 from civictwin.errors import CivicTwinError
 from civictwin.ingest.cli import ingest_app
@@ -19,6 +19,8 @@ app = typer.Typer(help="civictwin: a local digital twin and data space for citie
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(lake_app, name="lake")
+app.command("indicators")(indicators)
+app.command("ghg")(ghg)
 err = Console(stderr=True, soft_wrap=True)
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides the setting.")]

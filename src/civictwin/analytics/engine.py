@@ -183,6 +183,7 @@ class DuckDBEngine:
         self.lake = lake
         self.con = duckdb.connect()
         self.con.execute(f"SET threads = {int(threads)}")
+        self.con.execute("SET enable_progress_bar = false")
         self._lock = threading.Lock()
         self.con.register("history", lake.dataset("history"))
         self.con.register("entity_versions", lake.dataset("entities"))
