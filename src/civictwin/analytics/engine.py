@@ -211,7 +211,9 @@ _SPARK_CONF = {
     "spark.default.parallelism": "2",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
-    "spark.sql.adaptive.enabled": "true",
+    # Small lakes dominate tests and the demo: skip adaptive re-planning and code generation.
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.codegen.wholeStage": "false",
     "spark.driver.memory": "1g",
     "spark.ui.showConsoleProgress": "false",
 }
@@ -239,10 +241,14 @@ class SparkEngine:
         self.spark = session or spark_session(master)
         self._owned = session is None
         self._prefix = f"v{id(self):x}_"  # temp views are per session; keep engines apart
+        self._cached: list[Any] = []
         self._register("history", "history")
         self._register("entities", "entity_versions")
         for view, sql in VIEWS:
-            self.spark.sql(self._scoped(sql)).createOrReplaceTempView(self._prefix + view)
+            frame = self.spark.sql(self._scoped(sql))
+            if view == "entities":  # every other view and most jobs read it: compute it once
+                self._cached.append(frame.cache())
+            frame.createOrReplaceTempView(self._prefix + view)
 
     def _register(self, kind: str, view: str) -> None:
         from pyspark.sql.pandas.types import from_arrow_schema
@@ -257,6 +263,8 @@ class SparkEngine:
                      .parquet(*[self._hadoop(f) for f in files]))
         else:
             frame = self.spark.createDataFrame([], schema)
+        if kind == "history":
+            self._cached.append(frame.cache())
         frame.createOrReplaceTempView(self._prefix + view)
 
     def _hadoop(self, path: str) -> str:
@@ -282,6 +290,8 @@ class SparkEngine:
         """Drop this engine's views; stop Spark only if this engine started it."""
         for view in ("history", "entity_versions", *[v for v, _ in VIEWS]):
             self.spark.catalog.dropTempView(self._prefix + view)
+        for frame in self._cached:
+            frame.unpersist()
         if self._owned:
             self.spark.stop()
 
