@@ -22,6 +22,9 @@ def test_bills_sum_to_the_meters_year_and_stations_skip_the_current_hour() -> No
     assert {r["dataset_id"] for r in electricity} == {BILLING}
     assert sum(r["num"] for r in electricity) == pytest.approx(first.electricity_kwh.sum(),
                                                                rel=1e-6)
+    smart = frozenset({city.meters[0]["id"]})
+    billed = list(billing_rows(city, lambda t: t, lambda: f"i{next(ids)}", "now", smart=smart))
+    assert {r["attr"] for r in billed[0]} <= {"heatConsumption"}
     stations = list(station_rows(city, lambda t: t, lambda: f"i{next(ids)}", "now"))
     air = stations[0]
     assert {r["attr"] for r in air} == {"pm25", "no2"}

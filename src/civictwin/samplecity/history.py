@@ -2,7 +2,8 @@
 
 Every meter gets the monthly bill a utility would send: ``electricityConsumption`` and
 ``heatConsumption`` in kWh, one instance per month stamped at the month's start, under the
-datasetId ``BILLING`` (the quarter-hour smart-meter readings keep the default dataset). Every
+datasetId ``BILLING``; smart meters (those with quarter-hour readings in the default dataset)
+get no electricity bill, their readings are the record. Every
 station gets its year of hourly PM2.5, NO2 or air temperature, all but the last hour, which
 the station entity already holds as its current value. Rows are in the form
 ``store.temporal`` inserts.
@@ -50,15 +51,16 @@ def _months(times: Any, values: Any) -> list[tuple[str, int, float]]:
 
 
 def billing_rows(city: SampleCity, expand: Expand, new_id: Callable[[], str], now: str,
-                 tenant: str = "") -> Iterator[list[dict[str, Any]]]:
-    """Yield per meter its monthly electricity and heat bills as history rows."""
+                 tenant: str = "", smart: frozenset[str] = frozenset()
+                 ) -> Iterator[list[dict[str, Any]]]:
+    """Yield per meter its monthly bills as history rows (heat only for `smart` meters)."""
     electricity, heat = expand("electricityConsumption"), expand("heatConsumption")
     for meter in city.meters:
         series = city.meter_readings(meter["id"])
-        rows = [_row(tenant, meter["id"], electricity, BILLING, stamp, seconds, kwh, "KWH",
-                     now, new_id())
-                for stamp, seconds, kwh in _months(series.electricity_time,
-                                                   series.electricity_kwh)]
+        rows = [] if meter["id"] in smart else [
+            _row(tenant, meter["id"], electricity, BILLING, stamp, seconds, kwh, "KWH", now,
+                 new_id())
+            for stamp, seconds, kwh in _months(series.electricity_time, series.electricity_kwh)]
         if series.heat_kwh.any():
             rows += [_row(tenant, meter["id"], heat, BILLING, stamp, seconds, kwh, "KWH", now,
                           new_id())
