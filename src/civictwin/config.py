@@ -81,6 +81,20 @@ class Settings(BaseSettings):
     catalog_refresh_seconds: float = Field(
         60.0, ge=0, description="How old the twin's own datasets may be before a catalogue "
         "read derives them again from the twin.")
+    lake_path: str = Field(
+        "civictwin-lake",
+        description="Where `civictwin lake export` writes the Parquet lake: a local folder, or "
+        "any fsspec URL (s3://bucket/prefix needs the s3 extra and the usual AWS settings).",
+    )
+    analytics_engine: str = Field(
+        "duckdb", pattern="^(duckdb|spark)$",
+        description="Engine that runs indicator jobs over the lake: duckdb (in-process) or "
+        "spark (pyspark).",
+    )
+    spark_master: str = Field(
+        "local[2]", description="Spark master URL when analytics_engine is spark: local[N] or "
+        "a cluster such as spark://host:7077.",
+    )
 
     def base_url(self) -> str:
         """Return the URL clients reach the twin at, without a trailing slash."""

@@ -1,0 +1,1 @@
+"""Insight: the Parquet lake, the analytics engines, indicators, the GHG inventory."""
