@@ -225,3 +225,17 @@ def test_every_operand_reads_plainly() -> None:
                    "exactly one of: (for any purpose other than 'marketing'); "
                    "(more than 1 time in all)"):
         assert phrase in text, phrase
+
+
+def test_district_areas_come_from_twin_entities() -> None:
+    from civictwin.dataspace.odrl import NGSI_LD_LOCATION, places_from_entities
+    from civictwin.store.base import Entity
+
+    square = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
+    district = Entity(id="urn:ngsi-ld:CityDistrict:lumen:1", types=["CityDistrict"],
+                      attrs={NGSI_LD_LOCATION: [{"type": "GeoProperty", "value": square}]})
+    places = places_from_entities([district, Entity(id="urn:x", types=["Thing"])])
+    assert list(places) == [district.id]
+    policy = parse_policy(offer(_c("spatial", "eq", district.id)))
+    assert evaluate(policy, ask(location=Point(0.5, 0.5)), places).allowed
+    assert not evaluate(policy, ask(location=Point(1.5, 0.5)), places).allowed
