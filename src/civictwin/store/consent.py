@@ -1,9 +1,9 @@
 """Consent records, their events and the entities they withhold, in SQL shared by both stores.
 
 `withheld_filter` is what the entity and temporal queries use: one `NOT IN` over the tenant's
-rows of the small `consent_exclusions` table, which both databases evaluate once per query (a
-hashed set), and only when the tenant has anything withheld at all (checked once per query),
-so queries of tenants without withdrawn consents keep their plans.
+rows of the small `consent_exclusions` table, which both databases evaluate once per query,
+and only when the tenant has anything withheld at all (checked once per query), so queries of
+tenants without withdrawn consents keep their plans. A retrieval looks up only its own id.
 """
 
 from __future__ import annotations
