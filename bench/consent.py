@@ -6,7 +6,8 @@ ours      tenant "withheld": consents covering every tenth building, then withdr
 baseline  tenant "open": the same entities, nothing withheld (the store's one LIMIT 1 probe
           finds nothing and the query runs as before).
 query     type=Building, q=floorsAboveGround>=3, count=true, limit=100, through broker.query,
-          and a retrieval of a random entity; the two tenants take turns, query by query.
+          and a retrieval of a random entity; the two tenants take turns, query by query. "check"
+          times store.consent.withheld_filter alone: what every query pays to find out.
 
 Target: ours/baseline p50 <= 1.5 for the query on SQLite. Counts are checked (N - N/10).
 Run:  .venv/bin/python bench/consent.py [--entities N] [--repeat R] [--database-url URL]
@@ -40,7 +41,9 @@ from civictwin.config import Settings
 from civictwin.dataspace.consent import ConsentRegistry, ConsentTerms
 from civictwin.ngsild.broker import ContextBroker
 from civictwin.ngsild.params import entity_query
+from civictwin.store.consent import withheld_filter
 from civictwin.store.factory import open_store
+from civictwin.store.schema import entities as entity_table
 
 TARGET_RATIO = 1.5
 TENANTS = ("open", "withheld")
@@ -77,8 +80,8 @@ def measure(dialect: str, entities: int, repeat: int, pg_url: str | None) -> dic
         everything = entity_query({"type": "Building", "count": "true", "limit": "1"}, ctx, 20)
         totals = {t: broker.query(t, everything).count for t in TENANTS}
         rng = random.Random(5)
-        ms: dict[str, dict[str, list[float]]] = {t: {"query": [], "retrieve": []}
-                                                for t in TENANTS}
+        ms: dict[str, dict[str, list[float]]] = {
+            t: {"query": [], "retrieve": [], "check": []} for t in TENANTS}
         with quiet_heap():
             for n in range(repeat + 3):
                 entity_id = rng.choice(ids)
@@ -88,9 +91,14 @@ def measure(dialect: str, entities: int, repeat: int, pg_url: str | None) -> dic
                     mid = time.perf_counter()
                     store.get_entity(tenant, entity_id)
                     end = time.perf_counter()
+                    with store.engine.connect() as conn:  # type: ignore[attr-defined]
+                        probe = time.perf_counter()
+                        withheld_filter(conn, tenant, entity_table.c.id)
+                        probed = time.perf_counter()
                     if n >= 3:  # warm-up
                         ms[tenant]["query"].append((mid - start) * 1000)
                         ms[tenant]["retrieve"].append((end - mid) * 1000)
+                        ms[tenant]["check"].append((probed - probe) * 1000)
         store.close()
     return {"ms": ms, "counts": counts, "totals": totals, "withheld": len(withheld)}
 
@@ -101,12 +109,16 @@ def report(dialect: str, entities: int, result: dict[str, Any]) -> bool:
     for column in ("operation", "baseline p50 ms", "ours p50 ms", "ours/baseline"):
         table.add_column(column)
     ratios = {}
-    for operation in ("query", "retrieve"):
+    for operation in ("query", "retrieve", "check"):
         base = statistics.median(result["ms"]["open"][operation])
         ours = statistics.median(result["ms"]["withheld"][operation])
         ratios[operation] = ours / base
         table.add_row(operation, f"{base:.2f}", f"{ours:.2f}", f"{ours / base:.2f}")
     console.print(table)
+    check = statistics.median(result["ms"]["open"]["check"])
+    query = statistics.median(result["ms"]["open"]["query"])
+    console.print(f"the check itself (a tenant with nothing withheld): {check:.3f} ms, "
+                  f"{check / query:.2%} of that tenant's query")
     totals = result["totals"]
     counted = totals["withheld"] == totals["open"] - result["withheld"]
     console.print(f"matching entities: open {result['counts']['open']}, "
