@@ -7,12 +7,22 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 
 from civictwin.app import create_app
 from civictwin.config import Settings
 from civictwin.store import Store
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+"""Tests call receivers on loopback, which the twin refuses unless allow-listed."""
+
+
+def loopback_settings(**values: Any) -> Settings:
+    """Return Settings for a test twin whose notifications may go to loopback receivers."""
+    values.setdefault("database_url", "sqlite://")
+    return Settings(notification_allowlist=LOOPBACK, **values)
 
 
 def free_port() -> int:
@@ -24,10 +34,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_twin(store: Store) -> Iterator[str]:
+def serve_twin(store: Store, **values: Any) -> Iterator[str]:
     """Serve the twin over `store` on a free loopback port; yield its base URL."""
     port = free_port()
-    app = create_app(Settings(database_url="sqlite://", port=port), store=store)
+    with serve_app(create_app(loopback_settings(port=port, **values), store=store),
+                   port) as url:
+        yield url
+
+
+@contextmanager
+def serve_app(app: Any, port: int | None = None) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a loopback port (lifespan included); yield its URL."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

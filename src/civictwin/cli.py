@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from civictwin.catalog.cli import catalog_app
 from civictwin.config import Settings, load_settings
 from civictwin.dataspace.consent_cli import consent_app
 from civictwin.dataspace.policy_cli import audit_app, policy_app
@@ -22,6 +23,7 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
 app.add_typer(consent_app, name="consent")
+app.add_typer(catalog_app, name="catalog")
 err = Console(stderr=True, soft_wrap=True)
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides the setting.")]

@@ -6,10 +6,13 @@ import functools
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+"""A comma-separated list in the environment (CIVICTWIN_X=a,b), a list or a string in TOML."""
 
 
 class Settings(BaseSettings):
@@ -29,7 +32,7 @@ class Settings(BaseSettings):
         description="Fetch user @context documents given by URL. Off by default: unknown "
         "remote contexts are refused with LdContextNotAvailable.",
     )
-    context_allowlist: tuple[str, ...] = Field(
+    context_allowlist: CommaList = Field(
         (),
         description="Host names whose @context documents may be fetched when remote contexts "
         "are allowed (comma separated). Private and loopback addresses are always refused.",
@@ -42,8 +45,49 @@ class Settings(BaseSettings):
     )
     default_limit: int = Field(20, ge=1, description="Entities per page when `limit` is absent.")
     max_limit: int = Field(1000, ge=1, description="Largest `limit` a query may ask for.")
+    notification_allowlist: CommaList = Field(
+        (),
+        description="Hosts, IP addresses or CIDR networks that subscription notifications and "
+        "context-source requests may go to although they are loopback, private or link-local "
+        "(comma separated). Empty by default: only public addresses are called.",
+    )
+    temporal_max_instances: int = Field(
+        10_000, ge=1,
+        description="Most attribute instances one temporal answer holds; longer histories "
+        "come in pages (HTTP 206 with Content-Range, continue with a narrower timeAt).",
+    )
+    mqtt_mappings: CommaList = Field(
+        (),
+        description="Ingest mapping files (TOML, comma separated) whose MQTT bridges "
+        "`civictwin serve` runs beside the API, each with its mapping's broker URL.",
+    )
+    public_url: str = Field(
+        "", description="Base URL clients reach the twin at, used in catalogue links; empty "
+        "means http://host:port.")
+    catalog_title: str = Field("civictwin catalogue", description="Title of the catalogue.")
+    catalog_publisher: str = Field(
+        "operator", description="Participant id of the twin's operator, publisher of the "
+        "datasets the twin describes itself.")
+    catalog_publisher_name: str = Field(
+        "civictwin operator", description="Name of that publisher (foaf:name).")
+    catalog_contact_email: str = Field(
+        "", description="Contact e-mail for the twin's own datasets (vCard); empty: none.")
+    catalog_licence: str = Field(
+        "CC_BY_4_0", description="Licence of the twin's own datasets: an EU licence code "
+        "or an IRI.")
+    catalog_access_rights: str = Field(
+        "PUBLIC", description="Access rights of the twin's own datasets: PUBLIC, RESTRICTED "
+        "or NON_PUBLIC.")
+    catalog_refresh_seconds: float = Field(
+        60.0, ge=0, description="How old the twin's own datasets may be before a catalogue "
+        "read derives them again from the twin.")
 
-    @field_validator("context_allowlist", mode="before")
+    def base_url(self) -> str:
+        """Return the URL clients reach the twin at, without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @field_validator("context_allowlist", "notification_allowlist", "mqtt_mappings",
+                     mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -124,3 +124,11 @@ class Conflict(CivicTwinError):
     problem = "Conflict"
     status = 409
     title = "Conflict"
+
+
+class SourceUnavailable(CivicTwinError):
+    """A remote source (a catalogue to harvest) could not be read."""
+
+    problem = "SourceUnavailable"
+    status = 502
+    title = "Source unavailable"
