@@ -25,7 +25,7 @@ from sqlalchemy import (
     update,
 )
 
-from civictwin.store.base import Store
+from civictwin.store.base import EntityWrite, Store
 from civictwin.store.schema import (
     consent_events,
     consent_exclusions,
@@ -85,6 +85,17 @@ def withheld_pk_filter(conn: Connection, tenant: str,
         return []
     return [entity_pk.not_in(select(e.pk).where(*lapsed, e.tenant == tenant,
                                                 e.id == x.entity_id))]
+
+
+def visible_writes(conn: Connection, tenant: str,
+                   writes: list[EntityWrite]) -> list[EntityWrite]:
+    """Return the writes (changes and deletions) of entities that are not withheld now."""
+    def entity_id(write: EntityWrite) -> str:
+        either = write.after or write.before
+        return either.id if either is not None else ""
+
+    hidden = withheld_among(conn, tenant, [entity_id(w) for w in writes])
+    return [w for w in writes if entity_id(w) not in hidden] if hidden else writes
 
 
 def withheld_among(conn: Connection, tenant: str, ids: Sequence[str]) -> set[str]:
