@@ -154,6 +154,7 @@ def test_withheld_entities_are_not_counted_or_notified(client: TestClient, store
                                                        tenant: str) -> None:
     ids = _meters(client, 2)
     subscription = {"type": "Subscription", "entities": [{"type": "Meter"}],
+                    "notificationTrigger": ["attributeUpdated", "entityDeleted"],
                     "notification": {"endpoint": {"uri": "http://127.0.0.1:9/notify"}}}
     assert client.post("/ngsi-ld/v1/subscriptions", json=subscription).status_code == 201
     record = client.post("/consent", json=consent_body(ids[0])).json()["record"]
@@ -163,8 +164,10 @@ def test_withheld_entities_are_not_counted_or_notified(client: TestClient, store
     for entity_id in ids:
         patch = {"power": {"type": "Property", "value": 9.0}}
         assert client.patch(f"{ENTITIES}/{entity_id}/attrs", json=patch).status_code == 204
+    for entity_id in ids:
+        assert client.delete(f"{ENTITIES}/{entity_id}").status_code == 204
     with store.engine.connect() as conn:  # type: ignore[attr-defined]
         rows = conn.execute(select(notification_outbox.c.data).where(
             notification_outbox.c.tenant == tenant)).all()
-    notified = {e["id"] for row in rows for e in json.loads(row.data)}
-    assert notified == {ids[1]}
+    notified = [e["id"] for row in rows for e in json.loads(row.data)]
+    assert notified == [ids[1], ids[1]]  # its update and its deletion; nothing of ids[0]

@@ -36,7 +36,7 @@ from civictwin.ngsild.subscriptions_triggers import (
     trigger_reason,
 )
 from civictwin.store.base import Entity, EntityQuery, EntityWrite, Store
-from civictwin.store.consent import withheld_among
+from civictwin.store.consent import visible_writes
 from civictwin.store.outbox import Notice, NotificationStore, SubscriptionRow, parse_stamp, stamp
 from civictwin.store.qsql import compile_q, compile_scope
 from civictwin.store.schema import entities
@@ -232,8 +232,7 @@ class Subscriptions:
         now = datetime.now(UTC)
         rows = self.records.watching(conn, tenant, stamp(now))
         if rows:  # entities withheld by a withdrawn or expired consent do not notify
-            hidden = withheld_among(conn, tenant, [w.after.id for w in writes if w.after])
-            writes = [w for w in writes if w.after is None or w.after.id not in hidden]
+            writes = visible_writes(conn, tenant, writes)
         notices: list[Notice] = []
         for row in rows:
             sub = self.compiled(row)
