@@ -31,6 +31,8 @@ RESERVED_NAMES = {"id", "type", "@context", "scope", "createdAt", "modifiedAt", 
 NULL = "urn:ngsi-ld:null"
 _NAME = re.compile(r"^[^<>\"'=;()\s\\]+$")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")
+# What normalize_datetime returns (years from 1000: strftime does not pad smaller ones).
+_NORMAL_UTC = re.compile(r"[1-9]\d{3}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?Z", re.ASCII)
 
 
 def now_iso() -> str:
@@ -42,6 +44,12 @@ def normalize_datetime(value: Any, where: str) -> str:
     """Return an ISO 8601 date-time in UTC with a Z, or raise BadRequestData."""
     if not isinstance(value, str):
         raise BadRequestData(f"{where}: expected an ISO 8601 date-time string")
+    if _NORMAL_UTC.fullmatch(value) and not value.endswith(".000000Z"):
+        try:  # already in the normal form: only check that it is a real moment
+            datetime.fromisoformat(value[:-1])
+            return value
+        except ValueError:
+            pass
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
