@@ -23,7 +23,7 @@ import json
 import pstats
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,6 @@ from civictwin.ngsild.entities import build_entity
 from civictwin.store.base import Entity
 from civictwin.store.factory import open_store
 from civictwin.store.index import index_rows
-from civictwin.store.schema import attribute_values
 
 CHUNK = 1000
 TARGET_RATIO = 0.5
@@ -86,22 +85,8 @@ def expanded_entities(bodies: list[dict[str, Any]], db: Database) -> list[Entity
     return [build_entity(body, ctx, now) for body in bodies]
 
 
-def json_text(dialect: str) -> Callable[[Any], str | None]:
-    """Return how the store's `attribute_values.json` column turns a value into text.
-
-    SQLAlchemy's JSON type stores None as the JSON text 'null' unless none_as_null is set;
-    the baseline must write what the store writes, whichever it is.
-    """
-    column_type = attribute_values.c.json.type
-    column_type = getattr(column_type, "_variant_mapping", {}).get(dialect, column_type)
-    if getattr(column_type, "none_as_null", False):
-        return lambda value: None if value is None else json.dumps(value)
-    return json.dumps
-
-
 def precompute_rows(entities: list[Entity], dialect: str) -> list[ChunkRows]:
     """Return, per chunk, the rows the store writes for these entities (pks assigned here)."""
-    as_json = json_text(dialect)
     out: list[ChunkRows] = []
     pk = gk = 0
     for batch in chunks(entities, CHUNK):
@@ -111,21 +96,18 @@ def precompute_rows(entities: list[Entity], dialect: str) -> list[ChunkRows]:
             doc = json.dumps(entity.document(), separators=(",", ":"))
             rows.entities.append((pk, TENANT, entity.id, doc, entity.created_at,
                                   entity.modified_at))
-            index = index_rows(entity, TENANT)
-            rows.types += [(pk, t["type"], t["tenant"]) for t in index.types]
-            rows.values += [
-                (pk, v["tenant"], v["name"], v["sub"], v["dataset_id"], v["kind"], v["num"],
-                 v["text"], v["flag"], as_json(v["json"]))
-                for v in index.values]
+            index = index_rows(entity, TENANT, pk)
+            rows.types += index.types
+            rows.values += index.values
             for g in index.geometries:
                 gk += 1
-                row: tuple[Any, ...] = (gk, pk, g["tenant"], g["name"], g["dataset_id"],
-                                        g["geojson"], g["minx"], g["miny"], g["maxx"], g["maxy"])
+                row: tuple[Any, ...] = (gk, *g)
                 if dialect == "postgresql":
-                    geom = shapely.set_srid(shapely.from_geojson(g["geojson"]), 4326)
+                    geom = shapely.set_srid(shapely.from_geojson(row[5]), 4326)
                     row = (*row, shapely.to_wkb(geom, hex=True, include_srid=True))
                 rows.geometries.append(row)
-                rows.rtree.append((gk, g["minx"], g["maxx"], g["miny"], g["maxy"]))
+                # (gk, entity_pk, tenant, name, dataset_id, geojson, minx, miny, maxx, maxy)
+                rows.rtree.append((gk, row[6], row[8], row[7], row[9]))
         out.append(rows)
     return out
 

@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     ColumnElement,
     Connection,
     Engine,
     Select,
+    Table,
     TableClause,
+    bindparam,
     delete,
     exists,
     func,
@@ -35,16 +36,26 @@ from civictwin.store.base import (
     StoredContext,
     WriteListener,
 )
-from civictwin.store.index import index_rows
+from civictwin.store.index import (
+    GEOMETRY_COLUMNS,
+    TYPE_COLUMNS,
+    VALUE_COLUMNS,
+    Row,
+    index_rows,
+)
 from civictwin.store.migrations import MIGRATIONS
 from civictwin.store.qsql import compile_q, compile_scope, compile_types
 from civictwin.store.schema import (
     attribute_values,
     entities,
     entity_types,
+    geometries,
     jsonld_contexts,
     schema_version,
 )
+
+ENTITY_COLUMNS = ("pk", "tenant", "id", "doc", "created_at", "modified_at")
+GEOMETRY_ROW_COLUMNS = ("gk", *GEOMETRY_COLUMNS)
 
 
 class SqlStore:
@@ -78,14 +89,19 @@ class SqlStore:
         """Return dialect-specific statements for one schema version."""
         return []
 
-    def _bulk_insert(
-        self, conn: Connection, table: TableClause, rows: list[dict[str, Any]]
-    ) -> None:
-        """Insert many rows of our own making (the dialect may take a faster path)."""
-        conn.execute(insert(table), rows)
+    def _next_keys(self, conn: Connection, table: Table, count: int) -> list[int]:
+        """Reserve `count` new values of the table's integer primary key in this transaction."""
+        raise NotImplementedError
 
-    def _insert_geometries(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """Insert geometry rows (and whatever spatial index the dialect keeps)."""
+    def _bulk_insert(
+        self, conn: Connection, table: TableClause, columns: Sequence[str], rows: list[Row]
+    ) -> None:
+        """Insert many rows of our own making, values in `columns` order (JSON as text)."""
+        raise NotImplementedError
+
+    def _insert_geometries(self, conn: Connection, rows: list[Row]) -> None:
+        """Insert geometry rows (GEOMETRY_COLUMNS with the key `gk` first) and the dialect's
+        spatial index."""
         raise NotImplementedError
 
     def _delete_geometries(self, conn: Connection, pks: Sequence[int]) -> None:
@@ -212,20 +228,23 @@ class SqlStore:
     def _insert(self, conn: Connection, tenant: str, batch: list[Entity]) -> None:
         if not batch:
             return
-        rows = [_entity_row(tenant, e) for e in batch]
-        stmt = insert(entities).returning(
-            entities.c.pk, entities.c.id, sort_by_parameter_order=True)
-        pks = [r.pk for r in conn.execute(stmt, rows)]
+        # Keys are reserved up front rather than read back with RETURNING, so the rows go in
+        # by the driver's fastest bulk path (executemany on SQLite, COPY on PostgreSQL).
+        pks = self._next_keys(conn, entities, len(batch))
+        self._bulk_insert(conn, entities, ENTITY_COLUMNS, [
+            (pk, tenant, e.id, _dump(e), e.created_at, e.modified_at)
+            for pk, e in zip(pks, batch, strict=True)])
         self._index(conn, tenant, list(zip(pks, batch, strict=True)))
 
     def _rewrite(self, conn: Connection, tenant: str, pairs: list[tuple[int, Entity]]) -> None:
         if not pairs:
             return
         self._unindex(conn, [pk for pk, _ in pairs])
-        for pk, entity in pairs:
-            conn.execute(update(entities).where(entities.c.pk == pk).values(
-                doc=_dump(entity), modified_at=entity.modified_at,
-                created_at=entity.created_at))
+        stmt = update(entities).where(entities.c.pk == bindparam("b_pk")).values(
+            doc=bindparam("b_doc"), modified_at=bindparam("b_modified"),
+            created_at=bindparam("b_created"))
+        conn.execute(stmt, [{"b_pk": pk, "b_doc": _dump(e), "b_modified": e.modified_at,
+                             "b_created": e.created_at} for pk, e in pairs])
         self._index(conn, tenant, pairs)
 
     def _remove(self, conn: Connection, pks: list[int]) -> None:
@@ -236,22 +255,21 @@ class SqlStore:
             conn.execute(delete(entities).where(entities.c.pk.in_(chunk)))
 
     def _index(self, conn: Connection, tenant: str, pairs: list[tuple[int, Entity]]) -> None:
-        types: list[dict[str, Any]] = []
-        values: list[dict[str, Any]] = []
-        geoms: list[dict[str, Any]] = []
+        types: list[Row] = []
+        values: list[Row] = []
+        geoms: list[Row] = []
         for pk, entity in pairs:
-            rows = index_rows(entity, tenant)
-            for row in (*rows.types, *rows.values, *rows.geometries):
-                row["entity_pk"] = pk  # the rows are fresh: fill in the key in place
+            rows = index_rows(entity, tenant, pk)
             types += rows.types
             values += rows.values
             geoms += rows.geometries
         if types:
-            self._bulk_insert(conn, entity_types, types)
+            self._bulk_insert(conn, entity_types, TYPE_COLUMNS, types)
         if values:
-            self._bulk_insert(conn, attribute_values, values)
+            self._bulk_insert(conn, attribute_values, VALUE_COLUMNS, values)
         if geoms:
-            self._insert_geometries(conn, geoms)
+            gks = self._next_keys(conn, geometries, len(geoms))
+            self._insert_geometries(conn, [(gk, *g) for gk, g in zip(gks, geoms, strict=True)])
 
     def _unindex(self, conn: Connection, pks: list[int]) -> None:
         for chunk in _chunks(pks, 500):
@@ -381,20 +399,6 @@ def _entity(row: Any) -> Entity:
 def _context(row: Any) -> StoredContext:
     return StoredContext(id=row.id, url=row.url, kind=row.kind, body=json.loads(row.body),
                          created_at=row.created_at)
-
-
-def row_tuples(
-    table: TableClause, rows: list[dict[str, Any]]
-) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Return the column names and value tuples of rows we derived, JSON columns as text."""
-    names = list(rows[0])
-    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    return names, [tuple(_json_text(r[n]) if n in json_columns else r[n] for n in names)
-                   for r in rows]
-
-
-def _json_text(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
