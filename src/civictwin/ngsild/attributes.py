@@ -31,8 +31,8 @@ RESERVED_NAMES = {"id", "type", "@context", "scope", "createdAt", "modifiedAt", 
 NULL = "urn:ngsi-ld:null"
 _NAME = re.compile(r"^[^<>\"'=;()\s\\]+$")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")
-# What normalize_datetime returns (years from 1000: strftime does not pad smaller ones).
-_NORMAL_UTC = re.compile(r"[1-9]\d{3}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?Z", re.ASCII)
+# What normalize_datetime returns.
+_NORMAL_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?Z", re.ASCII)
 
 
 def now_iso() -> str:
@@ -56,8 +56,9 @@ def normalize_datetime(value: Any, where: str) -> str:
         raise BadRequestData(f"{where}: {value!r} is not an ISO 8601 date-time") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
-    return text.rstrip("0").rstrip(".") + "Z" if text.endswith("000000") else text + "Z"
+    # isoformat, not strftime: glibc's %Y does not pad years before 1000 to four digits.
+    text = moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+    return text.removesuffix(".000000") + "Z"
 
 
 def check_uri(value: Any, where: str) -> str:

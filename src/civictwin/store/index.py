@@ -23,7 +23,7 @@ OBSERVED_AT = NGSI_LD + "observedAt"
 UNIT_CODE = NGSI_LD + "unitCode"
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 # A UTC date-time that only needs its fraction padded to be in the sortable form.
-_UTC_SECONDS = re.compile(r"[1-9]\d{3}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.(\d{1,6}))?Z", re.ASCII)
+_UTC_SECONDS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.(\d{1,6}))?Z", re.ASCII)
 VALUE_KEYS = ("value", "object", "languageMap", "vocab", "valueList", "objectList", "json")
 
 TYPE_COLUMNS = ("entity_pk", "type", "tenant")
