@@ -32,6 +32,7 @@ VALUE_COLUMNS = ("entity_pk", "tenant", "name", "sub", "dataset_id", "kind", "nu
 GEOMETRY_COLUMNS = ("entity_pk", "tenant", "name", "dataset_id", "geojson", "minx", "miny",
                     "maxx", "maxy")
 Row = tuple[Any, ...]
+_JSON = json.JSONEncoder(separators=(",", ":"))  # one encoder, not one per json.dumps call
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,15 @@ def index_rows(entity: Entity, tenant: str, pk: int) -> IndexRows:
             kind = str(inst["type"])
             values += [_row(pk, tenant, name, "", dataset, kind, value)
                        for value in _members(inst)]
-            for sub, value in _sub_values(inst):
-                values.append(_row(pk, tenant, name, sub, dataset, kind, value))
+            if "observedAt" in inst:
+                values.append(_row(pk, tenant, name, OBSERVED_AT, dataset, kind,
+                                   inst["observedAt"]))
+            if "unitCode" in inst:
+                values.append(_row(pk, tenant, name, UNIT_CODE, dataset, kind, inst["unitCode"]))
+            for sub, value in inst.items():  # sub-attributes: their names are expanded IRIs
+                if ":" in sub and isinstance(value, dict) and "type" in value:
+                    values += [_row(pk, tenant, name, sub, dataset, kind, member)
+                               for member in _members(value)]
             if kind == "GeoProperty" and isinstance(inst.get("value"), dict):
                 geoms.append(_geometry(pk, tenant, name, dataset, inst["value"]))
     return IndexRows(types, values, geoms)
@@ -93,17 +101,6 @@ def _flatten(value: Any) -> Iterator[Any]:
         yield value
 
 
-def _sub_values(inst: Instance) -> Iterator[tuple[str, Any]]:
-    if "observedAt" in inst:
-        yield OBSERVED_AT, inst["observedAt"]
-    if "unitCode" in inst:
-        yield UNIT_CODE, inst["unitCode"]
-    for key, sub in inst.items():
-        if ":" in key and isinstance(sub, dict) and "type" in sub:
-            for value in _members(sub):
-                yield key, value
-
-
 def _row(pk: int, tenant: str, name: str, sub: str, dataset: str, kind: str, value: Any) -> Row:
     kind_of = type(value)
     if kind_of is str:
@@ -119,14 +116,14 @@ def _row(pk: int, tenant: str, name: str, sub: str, dataset: str, kind: str, val
     if isinstance(value, str):
         return (pk, tenant, name, sub, dataset, kind, None, _sortable(value), None, None)
     if isinstance(value, dict):
-        text = json.dumps(value, separators=(",", ":"))
+        text = _JSON.encode(value)
         return (pk, tenant, name, sub, dataset, kind, None, None, None, text)
     return (pk, tenant, name, sub, dataset, kind, None, None, None, None)
 
 
 def _geometry(pk: int, tenant: str, name: str, dataset: str, geometry: dict[str, Any]) -> Row:
     minx, miny, maxx, maxy = bbox(geometry)
-    return (pk, tenant, name, dataset, json.dumps(geometry, separators=(",", ":")),
+    return (pk, tenant, name, dataset, _JSON.encode(geometry),
             minx, miny, maxx, maxy)
 
 

@@ -386,8 +386,11 @@ def _entity_row(tenant: str, entity: Entity) -> dict[str, Any]:
             "created_at": entity.created_at, "modified_at": entity.modified_at}
 
 
+_JSON = json.JSONEncoder(separators=(",", ":"))  # one encoder, not one per json.dumps call
+
+
 def _dump(entity: Entity) -> str:
-    return json.dumps(entity.document(), separators=(",", ":"))
+    return _JSON.encode(entity.document())
 
 
 def _entity(row: Any) -> Entity:
