@@ -13,11 +13,14 @@ from sqlalchemy import (
     Select,
     Table,
     TableClause,
+    any_,
+    bindparam,
     create_engine,
     delete,
     func,
     select,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from civictwin.ngsild.geo import GeoQuery
 from civictwin.store.geosql import POSTGIS_DDL, postgis_filter, postgis_geometries
@@ -36,6 +39,12 @@ class PostgresStore(SqlStore):
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         super().__init__(create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True))
+
+    def _member_of(self, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+        # One array parameter instead of one parameter per value: the statement text stays
+        # the same whatever the number of values, and psycopg, which prepares statements it
+        # sees repeatedly, prepares one statement whose plan is an index scan for any count.
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
 
     def _lock(self, conn: Connection, stmt: Select[Any]) -> Select[Any]:
         return stmt.with_for_update()
@@ -81,7 +90,7 @@ class PostgresStore(SqlStore):
                           [(*r, g) for r, g in zip(rows, ewkb, strict=True)])
 
     def _delete_geometries(self, conn: Connection, pks: Sequence[int]) -> None:
-        conn.execute(delete(geometries).where(geometries.c.entity_pk.in_(pks)))
+        conn.execute(delete(geometries).where(self._member_of(geometries.c.entity_pk, pks)))
 
     def _geo_filter(self, conn: Connection, geo: GeoQuery, tenant: str) -> ColumnElement[bool]:
         return postgis_filter(geo, entities.c.pk)

@@ -81,6 +81,10 @@ class SqlStore:
         """Open a connection for a write transaction."""
         return self.engine.connect()
 
+    def _member_of(self, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+        """Return `column IN values` (the dialect may bind the values as one array)."""
+        return column.in_(values)
+
     def _lock(self, conn: Connection, stmt: Select[Any]) -> Select[Any]:
         """Return `stmt` with a row lock where the dialect needs one."""
         return stmt
@@ -170,7 +174,8 @@ class SqlStore:
         success: list[str] = []
         errors: dict[str, Exception] = {}
         with self._write() as conn, conn.begin():
-            stmt = select(entities).where(entities.c.tenant == tenant, entities.c.id.in_(ids))
+            stmt = select(entities).where(entities.c.tenant == tenant,
+                                          self._member_of(entities.c.id, ids))
             rows = {r.id: r for r in conn.execute(self._lock(conn, stmt))}
             rewrites: list[tuple[int, Entity]] = []
             removals: list[int] = []
@@ -214,14 +219,15 @@ class SqlStore:
         found: dict[str, tuple[int, str]] = {}
         for chunk in _chunks(ids, 500):
             stmt = select(entities.c.id, entities.c.pk, entities.c.created_at).where(
-                entities.c.tenant == tenant, entities.c.id.in_(chunk))
+                entities.c.tenant == tenant, self._member_of(entities.c.id, chunk))
             found.update({r.id: (r.pk, r.created_at) for r in conn.execute(stmt)})
         return found
 
     def _current(self, conn: Connection, tenant: str, ids: list[str]) -> dict[str, Entity]:
         found: dict[str, Entity] = {}
         for chunk in _chunks(ids, 500):
-            stmt = select(entities).where(entities.c.tenant == tenant, entities.c.id.in_(chunk))
+            stmt = select(entities).where(entities.c.tenant == tenant,
+                                          self._member_of(entities.c.id, chunk))
             found.update({r.id: _entity(r) for r in conn.execute(stmt)})
         return found
 
@@ -252,7 +258,7 @@ class SqlStore:
             return
         self._unindex(conn, pks)
         for chunk in _chunks(pks, 500):
-            conn.execute(delete(entities).where(entities.c.pk.in_(chunk)))
+            conn.execute(delete(entities).where(self._member_of(entities.c.pk, chunk)))
 
     def _index(self, conn: Connection, tenant: str, pairs: list[tuple[int, Entity]]) -> None:
         types: list[Row] = []
@@ -273,8 +279,10 @@ class SqlStore:
 
     def _unindex(self, conn: Connection, pks: list[int]) -> None:
         for chunk in _chunks(pks, 500):
-            conn.execute(delete(entity_types).where(entity_types.c.entity_pk.in_(chunk)))
-            conn.execute(delete(attribute_values).where(attribute_values.c.entity_pk.in_(chunk)))
+            conn.execute(delete(entity_types).where(
+                self._member_of(entity_types.c.entity_pk, chunk)))
+            conn.execute(delete(attribute_values).where(
+                self._member_of(attribute_values.c.entity_pk, chunk)))
             self._delete_geometries(conn, chunk)
 
     # -- reads ---------------------------------------------------------------------------
