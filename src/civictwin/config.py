@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     )
     default_limit: int = Field(20, ge=1, description="Entities per page when `limit` is absent.")
     max_limit: int = Field(1000, ge=1, description="Largest `limit` a query may ask for.")
+    validate_models: bool = Field(
+        True,
+        description="Check entities of the Smart Data Models types the twin knows (Building, "
+        "SmartMeteringObservation, AirQualityObserved, WeatherObserved, "
+        "KeyPerformanceIndicator, CityDistrict) on every write; off accepts any values.",
+    )
 
     @field_validator("context_allowlist", mode="before")
     @classmethod
