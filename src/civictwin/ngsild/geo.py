@@ -379,31 +379,33 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {
 }
 
 
-# The fast path: well-formed geometries are checked with a few C-level passes (types by
-# `map`, numbers and ranges by numpy, validity by GEOS on arrays) instead of position by
-# position. Whatever it does not accept goes to the checks above, which name the fault; so it
-# only ever accepts what they accept, and returns the same coordinates (as floats).
+# The fast path: well-formed geometries are checked with a few C-level passes (types and
+# finiteness by `map`, ranges by min/max, validity by GEOS) instead of position by position.
+# Whatever it does not accept goes to the checks above, which name the fault; so it only ever
+# accepts what they accept, and returns the same coordinates (as floats).
 _NUMBERS = frozenset((float, int))  # exact types: bool, a subclass of int, is no number here
 
 
-def _fast_positions(value: Any, minimum: int) -> Points | None:
-    """Return an array of at least `minimum` well-formed positions, all 2D or all 3D, or None."""
+def _fast_positions(value: Any, minimum: int) -> list[list[float]] | None:
+    """Return at least `minimum` well-formed positions, all 2D or all 3D, as floats, or None."""
     if type(value) is not list or len(value) < minimum or set(map(type, value)) != {list}:
         return None
-    if not set(map(type, chain.from_iterable(value))) <= _NUMBERS:
+    numbers = list(chain.from_iterable(value))
+    dimensions = set(map(len, value))
+    if not set(map(type, numbers)) <= _NUMBERS or dimensions not in ({2}, {3}):
         return None
     try:
-        points = np.array(value, dtype=np.float64)
-    except (ValueError, OverflowError):  # ragged (2D mixed with 3D) or an int beyond float
+        if not all(map(math.isfinite, numbers)):
+            return None
+    except OverflowError:  # an int beyond float
         return None
-    if points.ndim != 2 or points.shape[1] not in (2, 3):
+    xs, ys = [p[0] for p in value], [p[1] for p in value]
+    if not (min(xs) >= -180.0 and max(xs) <= 180.0 and min(ys) >= -90.0 and max(ys) <= 90.0):
         return None
-    (west, south, *_), (east, north, *_) = points.min(axis=0), points.max(axis=0)
-    inside = -180.0 <= west <= east <= 180.0 and -90.0 <= south <= north <= 90.0
-    return points if inside and np.isfinite(points).all() else None
+    return [[float(n) for n in p] for p in value]
 
 
-def _fast_rings(value: Any) -> list[Points] | None:
+def _fast_rings(value: Any) -> list[list[list[float]]] | None:
     """Return the closed rings of a polygon, all of one dimension, or None."""
     if type(value) is not list or not value:
         return None
@@ -424,11 +426,11 @@ def _fast_parts(value: Any, part: Callable[[Any], Any]) -> list[Any] | None:
     return None if any(item is None for item in parts) else parts
 
 
-def _dimensions(arrays: list[Points]) -> int:
-    return len({points.shape[1] for points in arrays})
+def _dimensions(lines: list[list[list[float]]]) -> int:
+    return len({len(line[0]) for line in lines})
 
 
-def _polygon_shape(rings: list[Points]) -> Any:
+def _polygon_shape(rings: list[list[list[float]]]) -> Any:
     if len(rings) == 1:
         return shapely.polygons(rings[0])
     holes: list[Any] = [shapely.linearrings(ring) for ring in rings[1:]]
@@ -437,18 +439,17 @@ def _polygon_shape(rings: list[Points]) -> Any:
 
 def _fast_point(value: Any) -> list[Any] | None:
     points = _fast_positions([value], 1)
-    return None if points is None else list(points[0].tolist())
+    return None if points is None else points[0]
 
 
 def _fast_multi_point(value: Any) -> list[Any] | None:
-    points = _fast_positions(value, 1)
-    return None if points is None else list(points.tolist())
+    return _fast_positions(value, 1)
 
 
 def _fast_line(value: Any) -> list[Any] | None:
     points = _fast_positions(value, 2)
     line: Any = None if points is None else shapely.linestrings(points)
-    return None if points is None or not line.is_valid else list(points.tolist())
+    return None if points is None or not line.is_valid else points
 
 
 def _fast_multi_line(value: Any) -> list[Any] | None:
@@ -456,14 +457,14 @@ def _fast_multi_line(value: Any) -> list[Any] | None:
     if lines is None or _dimensions(lines) != 1 or not shapely.multilinestrings(
             [shapely.linestrings(line) for line in lines]).is_valid:
         return None
-    return [line.tolist() for line in lines]
+    return lines
 
 
 def _fast_polygon(value: Any) -> list[Any] | None:
     rings = _fast_rings(value)
     if rings is None or _dimensions(rings) != 1 or not _polygon_shape(rings).is_valid:
         return None
-    return [ring.tolist() for ring in rings]
+    return rings
 
 
 def _fast_multi_polygon(value: Any) -> list[Any] | None:
@@ -471,7 +472,7 @@ def _fast_multi_polygon(value: Any) -> list[Any] | None:
     if polygons is None or _dimensions([ring for rings in polygons for ring in rings]) != 1 \
             or not shapely.multipolygons([_polygon_shape(rings) for rings in polygons]).is_valid:
         return None
-    return [[ring.tolist() for ring in rings] for rings in polygons]
+    return polygons
 
 
 _FAST_CHECKS: dict[str, Callable[[Any], list[Any] | None]] = {
