@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -70,8 +71,13 @@ def check_uri(value: Any, where: str) -> str:
 
 def check_name(name: str, where: str = "attribute name") -> None:
     """Raise BadRequestData unless `name` may name an attribute."""
-    if not name or len(name) > 512 or not _NAME.match(name):
+    if not _good_name(name):
         raise BadRequestData(f"{where} {name!r} contains characters NGSI-LD forbids")
+
+
+@functools.lru_cache(maxsize=4096)  # a twin sees the same few hundred names over and over
+def _good_name(name: str) -> bool:
+    return bool(name) and len(name) <= 512 and _NAME.match(name) is not None
 
 
 def infer(raw: Any) -> Instance:
@@ -97,6 +103,8 @@ def expand_attribute(
     """Return the validated, expanded instances of one attribute given in a request body."""
     items = raw if isinstance(raw, list) and raw and all(_is_instance(i) for i in raw) else [raw]
     instances = [expand_instance(name, item, ctx, now, allow_null=allow_null) for item in items]
+    if len(instances) == 1:
+        return instances
     seen: set[str] = set()
     for inst in instances:
         key = inst.get("datasetId", "")
@@ -145,6 +153,8 @@ def expand_instance(
 
 
 def _value(name: str, kind: str, value: Any, ctx: Context, allow_null: bool) -> Any:
+    if kind == "Property" and value is not None and not (allow_null and value == NULL):
+        return value  # any JSON value; the common case, decided before building messages
     where = f"attribute {name!r}"
     if value is None or (value == NULL and allow_null):
         if allow_null:
