@@ -174,9 +174,10 @@ class RawPostgres:
 class Ours:
     """Our side: ContextBroker.batch_upsert on a store of our own."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, validate_models: bool = True) -> None:
         self.store = open_store(db.url)
-        self.broker = ContextBroker(self.store, Settings(database_url=db.url))
+        self.broker = ContextBroker(self.store, Settings(database_url=db.url,
+                                                         validate_models=validate_models))
         self.ctx = self.broker.context(None)
 
     def write(self, chunk: list[dict[str, Any]]) -> None:
@@ -211,8 +212,8 @@ def fingerprint(db: Database) -> dict[str, Any]:
         return {k: tuple(pg.execute(q).fetchone() or ()) for k, q in checks.items()}
 
 
-def measure(dialect: str, bodies: list[dict[str, Any]],
-            pg_url: str | None) -> tuple[float, float, int]:
+def measure(dialect: str, bodies: list[dict[str, Any]], pg_url: str | None,
+            validate_models: bool = True) -> tuple[float, float, int]:
     """Return the seconds ours and the baseline spent writing, chunk by chunk in turn.
 
     Taking turns per chunk spreads whatever else the machine does over both sides evenly.
@@ -220,7 +221,7 @@ def measure(dialect: str, bodies: list[dict[str, Any]],
     with fresh_database(dialect, pg_url) as ours_db, fresh_database(dialect, pg_url) as raw_db:
         open_store(raw_db.url).close()  # the same schema, by the same migrations
         prepared = precompute_rows(expanded_entities(bodies, raw_db), dialect)
-        ours = Ours(ours_db)
+        ours = Ours(ours_db, validate_models)
         raw = RawSqlite(raw_db) if dialect == "sqlite" else RawPostgres(raw_db)
         ours_s = raw_s = 0.0
         try:
@@ -260,7 +261,8 @@ def profile_ours(dialect: str, bodies: list[dict[str, Any]], pg_url: str | None,
 
 
 def run(entities: int = 20_000, database_url: str | None = None, seed: int = 7,
-        dialects: Sequence[str] | None = None, profile: str | None = None) -> dict[str, Any]:
+        dialects: Sequence[str] | None = None, profile: str | None = None,
+        validate_models: bool = True) -> dict[str, Any]:
     """Measure ours and the baseline on each store; return entities/s and ratios per dialect."""
     bodies = buildings(entities, seed)
     pg_url = postgres_base_url(database_url)
@@ -268,7 +270,7 @@ def run(entities: int = 20_000, database_url: str | None = None, seed: int = 7,
         dialects = ["sqlite"] + (["postgresql"] if pg_url else [])
     results: dict[str, Any] = {}
     for dialect in dialects:
-        ours_s, raw_s, rows = measure(dialect, bodies, pg_url)
+        ours_s, raw_s, rows = measure(dialect, bodies, pg_url, validate_models)
         if profile:  # a separate pass: the profiler would slow the measured one
             profile_ours(dialect, bodies, pg_url, f"{profile}.{dialect}.pstats")
         results[dialect] = {
@@ -278,6 +280,7 @@ def run(entities: int = 20_000, database_url: str | None = None, seed: int = 7,
             "baseline_per_s": entities / raw_s,
             "ratio": raw_s / ours_s,
             "baseline_method": BASELINE_METHOD[dialect],
+            "validate_models": validate_models,
         }
     return results
 
@@ -296,6 +299,9 @@ def report(results: dict[str, Any]) -> None:
     for dialect, r in results.items():
         console.print(f"baseline on {dialect}: {r['baseline_method']}")
     for dialect, r in results.items():
+        state = "on" if r["validate_models"] else "off"
+        console.print(f"ours on {dialect}: Smart Data Models validation {state}")
+    for dialect, r in results.items():
         verdict(f"ingest {dialect}", r["ratio"] >= TARGET_RATIO,
                 f"ours/baseline = {r['ratio']:.2f} (target >= {TARGET_RATIO})")
 
@@ -308,11 +314,14 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: $CIVICTWIN_TEST_DATABASE_URL; SQLite always runs)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
+    parser.add_argument("--no-validate-models", action="store_true",
+                        help="measure ours with Smart Data Models validation off")
     parser.add_argument("--profile", metavar="PREFIX",
                         help="cProfile our side; write PREFIX.<store>.pstats and print hot spots")
     args = parser.parse_args(argv)
     dialects = [args.only] if args.only else None
-    results = run(args.entities, args.database_url, args.seed, dialects, args.profile)
+    results = run(args.entities, args.database_url, args.seed, dialects, args.profile,
+                  not args.no_validate_models)
     report(results)
     if args.profile:
         for dialect in results:
