@@ -95,6 +95,12 @@ class Settings(BaseSettings):
         "local[2]", description="Spark master URL when analytics_engine is spark: local[N] or "
         "a cluster such as spark://host:7077.",
     )
+    validate_models: bool = Field(
+        True,
+        description="Check entities of the Smart Data Models types the twin knows (Building, "
+        "SmartMeteringObservation, AirQualityObserved, WeatherObserved, "
+        "KeyPerformanceIndicator, CityDistrict) on every write; off accepts any values.",
+    )
 
     def base_url(self) -> str:
         """Return the URL clients reach the twin at, without a trailing slash."""
