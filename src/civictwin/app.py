@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from civictwin import __version__
+from civictwin.analytics import algorithms_api
 from civictwin.config import Settings
 from civictwin.config import settings as load_settings
 from civictwin.errors import (
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(temporal_router)
     app.include_router(registrations_api.router)
     app.include_router(subscriptions_api.router)
+    app.include_router(algorithms_api.router)
     _error_handlers(app)
     return app
 

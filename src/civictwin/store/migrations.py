@@ -46,6 +46,11 @@ def _v6_null_json(conn: Connection) -> None:
     conn.execute(update(values).where(json_type(values.c.json) == "null").values(json=None))
 
 
+def _v13_scenarios(conn: Connection) -> None:
+    """Create the scenario and scenario result tables."""
+    schema.metadata.create_all(conn, tables=[schema.scenarios, schema.scenario_results])
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_entities),
     (2, _v2_temporal),
@@ -53,5 +58,6 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (4, _v4_ingest),
     (5, _v5_registrations),
     (6, _v6_null_json),
+    (13, _v13_scenarios),
 ]
 """(version, step) pairs; dialect-specific statements per version live in the store modules."""

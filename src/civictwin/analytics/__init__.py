@@ -1,0 +1,1 @@
+"""Insight: history lake, indicators, greenhouse-gas inventory, scenarios, forecasts, register."""
