@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from civictwin.analytics.scenario_cli import scenario_app
 from civictwin.config import Settings, load_settings
 from civictwin.errors import CivicTwinError
 from civictwin.ingest.cli import ingest_app
@@ -17,6 +18,7 @@ from civictwin.ingest.cli import ingest_app
 app = typer.Typer(help="civictwin: a local digital twin and data space for cities.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(scenario_app, name="scenario")
 err = Console(stderr=True, soft_wrap=True)
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides the setting.")]
