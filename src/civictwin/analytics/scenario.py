@@ -40,6 +40,7 @@ USES = ("residential", "commercial", "office", "industrial", "public", "mixed")
 HEATING = ("gasBoiler", "oilBoiler", "districtHeating", "heatPump", "electric", "biomass")
 GAS, OIL, DISTRICT, HEAT_PUMP, ELECTRIC, BIOMASS = range(len(HEATING))
 DPSIR = ("driver", "pressure", "state", "impact", "response")
+CHUNK = 1024  # buildings per block
 
 LEVERS: dict[str, tuple[str, str]] = {
     "retrofit": ("response", "insulation and glazing retrofits by age band"),
@@ -356,17 +357,19 @@ def run(stock: BuildingStock, assume: Assumptions, pv_yield: FloatArray,
         weather_source: str) -> ScenarioResult:
     """Run a scenario over a building stock; pv_yield is kWh/kWp·a per building."""
     order = np.argsort(stock.district, kind="stable")
-    district = stock.district[order]
-    starts = np.searchsorted(district, np.arange(len(stock.district_ids)))
-    metrics = _building_metrics(stock, order, pv_yield[order], assume)
     values = np.zeros((len(METRICS), len(stock.district_ids), assume.years.size))
-    present = np.unique(district)
-    for m, name in enumerate(METRICS):
-        block = metrics[name]
-        if block.ndim == 1:
-            block = np.broadcast_to(block[:, None], (block.size, assume.years.size))
-        if block.shape[0]:
-            values[m, present] = np.add.reduceat(block, starts[present], axis=0)
+    # Blocks of buildings keep every buildings x years temporary in the CPU cache.
+    for low in range(0, order.size, CHUNK):
+        rows = order[low:low + CHUNK]
+        district = stock.district[rows]
+        present, starts = np.unique(district, return_index=True)
+        metrics = _building_metrics(stock, rows, pv_yield[rows], assume)
+        for m, name in enumerate(METRICS):
+            block = metrics[name]
+            if block.ndim == 1:
+                values[m, present] += np.add.reduceat(block, starts)[:, None]
+            else:
+                values[m, present] += np.add.reduceat(block, starts, axis=0)
     return ScenarioResult(assume, assume.years, stock.district_ids, values, weather_source,
                           len(stock))
 

@@ -46,8 +46,8 @@ def solar_weather(broker: ContextBroker, tenant: str, assume: Assumptions,
 
 def pv_yields(stock: BuildingStock, weather: SolarWeather, assume: Assumptions) -> FloatArray:
     """Return each building's solar yield in kWh per kWp and year."""
-    return specific_yield(weather, stock.latitude, stock.longitude, stock.roof_tilt,
-                          stock.roof_orientation, losses=assume.solar.losses)
+    return specific_yield(weather, stock.roof_tilt, stock.roof_orientation,
+                          losses=assume.solar.losses)
 
 
 def run_on_twin(broker: ContextBroker, tenant: str, assume: Assumptions,

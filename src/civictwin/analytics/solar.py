@@ -35,6 +35,8 @@ class SolarWeather:
     """A year of hourly weather for PV yield, and where it came from."""
 
     times: pd.DatetimeIndex  # UTC, the middle of each hour
+    zenith: FloatArray  # degrees, apparent (refraction-corrected) solar zenith
+    azimuth: FloatArray  # degrees clockwise from north, the sun's
     ghi: FloatArray  # W/m², global horizontal irradiance
     dni: FloatArray  # W/m², direct normal
     dhi: FloatArray  # W/m², diffuse horizontal
@@ -48,13 +50,14 @@ def clear_sky_weather(latitude: float, longitude: float, factor: float,
     times = _hours(year)
     location = pvlib.location.Location(latitude, longitude, tz="UTC")
     with _quiet_pvlib():
-        sky = location.get_clearsky(times, model="ineichen")
+        position = pvlib.solarposition.get_solarposition(times, latitude, longitude)
+        sky = location.get_clearsky(times, model="ineichen", solar_position=position)
     ghi, dni, dhi = (sky[k].to_numpy(dtype=np.float64) for k in ("ghi", "dni", "dhi"))
     clear = max(0.0, (factor - OVERCAST) / (1.0 - OVERCAST))  # share of clear hours
     overcast = (1.0 - clear) * OVERCAST * ghi
     source = f"clear-sky (pvlib Ineichen at {latitude:.3f}, {longitude:.3f}) x {factor:g}"
-    return SolarWeather(times, clear * ghi + overcast, clear * dni, clear * dhi + overcast,
-                        np.full(ghi.size, air_temperature), source)
+    return SolarWeather(times, *_sun(position), clear * ghi + overcast, clear * dni,
+                        clear * dhi + overcast, np.full(ghi.size, air_temperature), source)
 
 
 def measured_weather(times: pd.DatetimeIndex, ghi: FloatArray, temperature: FloatArray,
@@ -67,32 +70,30 @@ def measured_weather(times: pd.DatetimeIndex, ghi: FloatArray, temperature: Floa
                                   times.day_of_year.to_numpy())
     dni = np.nan_to_num(np.asarray(parts["dni"], dtype=np.float64))
     dhi = np.nan_to_num(np.asarray(parts["dhi"], dtype=np.float64))
-    return SolarWeather(times, ghi, dni, dhi, temperature, f"measured: {station}")
+    return SolarWeather(times, *_sun(position), ghi, dni, dhi, temperature,
+                        f"measured: {station}")
 
 
-def specific_yield(weather: SolarWeather, latitude: float, longitude: float,
-                   tilt: FloatArray, azimuth: FloatArray, *, losses: float = 0.14,
+def specific_yield(weather: SolarWeather, tilt: FloatArray, azimuth: FloatArray, *,
+                   losses: float = 0.14,
                    gamma: float = -0.004) -> FloatArray:
     """Return kWh per kWp and year for every roof (tilt and azimuth in degrees, arrays)."""
-    tilt_bin = np.clip(np.round(tilt / TILT_STEP), 0, 90 / TILT_STEP) * TILT_STEP
-    azimuth_bin = (np.round(azimuth / AZIMUTH_STEP) * AZIMUTH_STEP) % 360.0
-    azimuth_bin = np.where(tilt_bin == 0.0, 180.0, azimuth_bin)  # flat roofs face nowhere
-    pairs, inverse = np.unique(np.stack([tilt_bin, azimuth_bin]), axis=1, return_inverse=True)
-    per_pair = _pair_yields(weather, latitude, longitude, pairs[0], pairs[1], losses, gamma)
-    found: FloatArray = per_pair[np.asarray(inverse).reshape(-1)]
+    tilt_step = np.clip(np.round(tilt / TILT_STEP), 0, 90 / TILT_STEP).astype(np.int64)
+    azimuth_step = np.round(azimuth / AZIMUTH_STEP).astype(np.int64) % int(360 / AZIMUTH_STEP)
+    azimuth_step = np.where(tilt_step == 0, int(180 / AZIMUTH_STEP), azimuth_step)  # flat
+    keys, inverse = np.unique(tilt_step * 1000 + azimuth_step, return_inverse=True)
+    per_pair = _pair_yields(weather, (keys // 1000) * TILT_STEP,
+                            (keys % 1000) * AZIMUTH_STEP, losses, gamma)
+    found: FloatArray = per_pair[inverse]
     return found
 
 
-def _pair_yields(weather: SolarWeather, latitude: float, longitude: float,
-                 tilts: FloatArray, azimuths: FloatArray, losses: float,
+def _pair_yields(weather: SolarWeather, tilts: FloatArray, azimuths: FloatArray, losses: float,
                  gamma: float) -> FloatArray:
     """Return the yield of each (tilt, azimuth) pair: hours along axis 0, pairs along axis 1."""
-    with _quiet_pvlib():
-        position = pvlib.solarposition.get_solarposition(weather.times, latitude, longitude)
-    zenith = position["apparent_zenith"].to_numpy()
     poa = pvlib.irradiance.get_total_irradiance(
-        tilts[None, :], azimuths[None, :], zenith[:, None],
-        position["azimuth"].to_numpy()[:, None], weather.dni[:, None],
+        tilts[None, :], azimuths[None, :], weather.zenith[:, None],
+        weather.azimuth[:, None], weather.dni[:, None],
         weather.ghi[:, None], weather.dhi[:, None], albedo=0.2, model="isotropic")["poa_global"]
     poa = np.nan_to_num(np.clip(np.asarray(poa, dtype=np.float64), 0.0, None))
     cell = pvlib.temperature.faiman(poa, weather.temperature[:, None], 1.0)
@@ -100,6 +101,11 @@ def _pair_yields(weather: SolarWeather, latitude: float, longitude: float,
     hours = 8760.0 / weather.ghi.size  # a leap or partial year counts as one year
     yields: FloatArray = power.sum(axis=0) * (1.0 - losses) * hours
     return yields
+
+
+def _sun(position: pd.DataFrame) -> tuple[FloatArray, FloatArray]:
+    return (position["apparent_zenith"].to_numpy(dtype=np.float64),
+            position["azimuth"].to_numpy(dtype=np.float64))
 
 
 @contextmanager
