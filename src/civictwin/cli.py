@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from civictwin.analytics.forecast_cli import forecast_command
 from civictwin.analytics.scenario_cli import scenario_app
 from civictwin.config import Settings, load_settings
 from civictwin.errors import CivicTwinError
@@ -19,6 +20,7 @@ app = typer.Typer(help="civictwin: a local digital twin and data space for citie
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(scenario_app, name="scenario")
+app.command("forecast")(forecast_command)
 err = Console(stderr=True, soft_wrap=True)
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides the setting.")]

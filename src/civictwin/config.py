@@ -7,6 +7,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +43,19 @@ class Settings(BaseSettings):
     )
     default_limit: int = Field(20, ge=1, description="Entities per page when `limit` is absent.")
     max_limit: int = Field(1000, ge=1, description="Largest `limit` a query may ask for.")
+    timezone: str = Field(
+        "Europe/Brussels",
+        description="The city's time zone (IANA name); forecasts read the calendar in it.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ValueError, ZoneInfoNotFoundError) as exc:
+            raise ValueError(f"{value!r} is not an IANA time zone name") from exc
+        return value
 
     @field_validator("context_allowlist", mode="before")
     @classmethod
