@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from civictwin.analytics.forecast_cli import forecast_command
+from civictwin.analytics.lake_cli import ghg, indicators, lake_app
 from civictwin.analytics.scenario_cli import scenario_app
 from civictwin.config import Settings, load_settings
 from civictwin.errors import CivicTwinError
@@ -19,6 +20,9 @@ from civictwin.ingest.cli import ingest_app
 app = typer.Typer(help="civictwin: a local digital twin and data space for cities.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(lake_app, name="lake")
+app.command("indicators")(indicators)
+app.command("ghg")(ghg)
 app.add_typer(scenario_app, name="scenario")
 app.command("forecast")(forecast_command)
 err = Console(stderr=True, soft_wrap=True)

@@ -43,6 +43,20 @@ class Settings(BaseSettings):
     )
     default_limit: int = Field(20, ge=1, description="Entities per page when `limit` is absent.")
     max_limit: int = Field(1000, ge=1, description="Largest `limit` a query may ask for.")
+    lake_path: str = Field(
+        "civictwin-lake",
+        description="Where `civictwin lake export` writes the Parquet lake: a local folder, or "
+        "any fsspec URL (s3://bucket/prefix needs the s3 extra and the usual AWS settings).",
+    )
+    analytics_engine: str = Field(
+        "duckdb", pattern="^(duckdb|spark)$",
+        description="Engine that runs indicator jobs over the lake: duckdb (in-process) or "
+        "spark (pyspark).",
+    )
+    spark_master: str = Field(
+        "local[2]", description="Spark master URL when analytics_engine is spark: local[N] or "
+        "a cluster such as spark://host:7077.",
+    )
     timezone: str = Field(
         "Europe/Brussels",
         description="The city's time zone (IANA name); forecasts read the calendar in it.",

@@ -18,7 +18,7 @@ from civictwin.ngsild.jsonld import CIVICTWIN_CONTEXT_URL
 from civictwin.ngsild.temporal import TemporalQuery
 from civictwin.store import Store, open_store
 from civictwin.twin import Twin, open_twin
-from tests.analytics.conftest import load_city
+from tests.analytics.conftest import load_generated
 
 CT = "https://civictwin.org/ns/"
 
@@ -38,8 +38,9 @@ def metered(request: pytest.FixtureRequest,
         request.addfinalizer(store.close)
     twin = open_twin(Settings(database_url="sqlite://"), store)
     tenant = f"t{uuid.uuid4().hex[:12]}"
-    city = load_city(twin, tenant, 30, ("CityDistrict", "Building", "SmartMeteringObservation"),
-                     meters_with_history=1)
+    city = load_generated(twin, tenant, 30,
+                          ("CityDistrict", "Building", "SmartMeteringObservation"),
+                          meters_with_history=1)
     meter = city.meters[0]
     building = meter["refBuilding"]["object"]
     district = next(b["refCityDistrict"]["object"] for b in city.buildings

@@ -24,7 +24,7 @@ from civictwin.config import Settings
 from civictwin.demo import load_sample_city
 from civictwin.errors import BadRequestData, ResourceNotFound
 from civictwin.store.scenario import ScenarioStore
-from tests.analytics.conftest import SmallCity, load_city, load_station_history
+from tests.analytics.conftest import SmallCity, load_generated, load_station_history
 
 
 def test_a_scenario_runs_on_the_twins_buildings_and_is_saved(buildings_city: SmallCity) -> None:
@@ -113,7 +113,7 @@ def test_a_twin_without_buildings_is_refused(twin: object, tenant: str) -> None:
 def test_measured_weather_is_used_when_the_twin_has_a_year_of_it(
         buildings_city: SmallCity) -> None:
     twin, tenant, city = buildings_city.twin, buildings_city.tenant, buildings_city.city
-    load_city(twin, tenant, 40, ("WeatherObserved",))
+    load_generated(twin, tenant, 40, ("WeatherObserved",))
     station = next(s["id"] for s in city.stations if s["type"] == "WeatherObserved")
     load_station_history(twin, city, tenant, station)
     record, result = run_on_twin(twin.broker, tenant, Assumptions(name="measured"))

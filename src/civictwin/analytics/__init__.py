@@ -1,1 +1,4 @@
-"""Insight: history lake, indicators, greenhouse-gas inventory, scenarios, forecasts, register."""
+"""Insight: the Parquet lake, analytics engines, indicators, GHG inventory, scenarios, forecasts.
+
+The algorithm register (algorithms.py) describes every model here.
+"""

@@ -33,8 +33,8 @@ MODEL_MODULES = (
     "civictwin.privacy.aggregation",
 )
 INFRASTRUCTURE = ("__init__", "algorithms", "algorithms_api", "api", "cli", "engine", "lake",
-                  "scenario_cli", "scenario_runs", "stock", "forecast_cli", "forecast_runs",
-                  "plots", "solar")
+                  "lake_cli", "scenario_cli", "scenario_runs", "stock", "forecast_cli",
+                  "forecast_runs", "plots", "solar")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,13 @@ import pandas as pd
 
 from civictwin.analytics import forecast as model
 from civictwin.analytics.forecast import Forecast
-from civictwin.analytics.stock import context, entities_of_type, hourly_series, value
+from civictwin.analytics.stock import (
+    context,
+    entities_of_type,
+    entities_with_series,
+    hourly_series,
+    value,
+)
 from civictwin.errors import BadRequestData, ResourceNotFound
 from civictwin.ngsild.broker import ContextBroker
 from civictwin.ngsild.temporal import history_for
@@ -98,7 +104,7 @@ def run_forecast(broker: ContextBroker, tenant: str, target: Target, *, resoluti
     load = hourly_series(history, tenant, target.meters, attr, "sum", step=step)
     if load is None:
         raise BadRequestData(f"{target.id}: its meters have no electricityConsumption history")
-    measured = len(metered(broker, tenant, target.meters, attr))
+    measured = len(entities_with_series(history, tenant, target.meters, attr))
     stations = [s.id for s in entities_of_type(broker, tenant, "WeatherObserved")]
     temperature = (hourly_series(history, tenant, stations, ctx.expand("temperature"), "avg",
                                  step=step) if stations else None)
@@ -115,14 +121,6 @@ def run_forecast(broker: ContextBroker, tenant: str, target: Target, *, resoluti
             raise BadRequestData(f"forecast entity: {written.errors[0][1].detail}")
         entity_id = body["id"]
     return ForecastRun(target, load, result, measured, source, entity_id)
-
-
-def metered(broker: ContextBroker, tenant: str, meters: list[str],
-                   attr: str) -> list[str]:
-    """Return the meters that have a history of `attr`."""
-    history = history_for(broker.store)
-    found, _ = history.find_entities(tenant, meters, None, [], (attr,), len(meters) + 1, 0)
-    return found
 
 
 def forecast_id(target: str) -> str:

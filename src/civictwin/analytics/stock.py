@@ -117,12 +117,13 @@ def station_weather(broker: ContextBroker, history: TemporalStore, tenant: str,
 
 
 def hourly_series(history: TemporalStore, tenant: str, entity_ids: list[str], attr: str,
-                  how: str = "sum", since: str | None = None,
-                  step: int = HOUR) -> pd.Series | None:
+                  how: str = "sum", since: str | None = None, step: int = HOUR,
+                  dataset_id: str = "") -> pd.Series | None:
     """Return an attribute's history summed (or averaged) over entities per time step.
 
-    The index is the UTC start of each step, gaps are filled with NaN; None when the entities
-    have no history of the attribute.
+    Only the instances of `dataset_id` count (the default instance: a meter's own readings,
+    not, say, its monthly bills under another datasetId). The index is the UTC start of each
+    step, gaps are NaN; None when the entities have no such history.
     """
     query = HistoryQuery(tuple(entity_ids), (attr,), TimeFilter("after", since)
                          if since else TimeFilter())
@@ -131,7 +132,8 @@ def hourly_series(history: TemporalStore, tenant: str, entity_ids: list[str], at
         return None
     anchor = (pd.Timestamp(first).floor("D").tz_convert("UTC")
               .strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-    rows = history.aggregate(tenant, query, Period(seconds=step), anchor, ["sum"])
+    rows = [r for r in history.aggregate(tenant, query, Period(seconds=step), anchor, ["sum"])
+            if r.dataset_id == dataset_id]
     if not rows:
         return None
     frame = pd.DataFrame({"bucket": [r.bucket for r in rows],
@@ -144,6 +146,17 @@ def hourly_series(history: TemporalStore, tenant: str, entity_ids: list[str], at
     series = pd.Series(values.to_numpy(dtype=np.float64), index=pd.DatetimeIndex(index))
     full = pd.date_range(series.index[0], series.index[-1], freq=f"{step}s")
     return series.reindex(full)
+
+
+def entities_with_series(history: TemporalStore, tenant: str, entity_ids: list[str],
+                         attr: str, dataset_id: str = "") -> list[str]:
+    """Return the entities that have a history of `attr` under `dataset_id`."""
+    query = HistoryQuery(tuple(entity_ids), (attr,))
+    first, _ = history.time_bounds(tenant, query)
+    if first is None:
+        return []
+    rows = history.aggregate(tenant, query, Period(), first, ["sum"])
+    return sorted({r.entity_id for r in rows if r.dataset_id == dataset_id})
 
 
 def _use(category: list[Any]) -> str:
