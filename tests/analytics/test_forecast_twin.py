@@ -14,9 +14,12 @@ from civictwin.cli import app
 from civictwin.config import Settings
 from civictwin.demo import load_sample_city
 from civictwin.errors import BadRequestData, ResourceNotFound
+from civictwin.ngsild.attributes import now_iso
 from civictwin.ngsild.jsonld import CIVICTWIN_CONTEXT_URL
-from civictwin.ngsild.temporal import TemporalQuery
+from civictwin.ngsild.temporal import TemporalQuery, history_for
+from civictwin.samplecity.history import billing_rows
 from civictwin.store import Store, open_store
+from civictwin.store.temporal import new_instance_id
 from civictwin.twin import Twin, open_twin
 from tests.analytics.conftest import load_generated
 
@@ -41,6 +44,14 @@ def metered(request: pytest.FixtureRequest,
     city = load_generated(twin, tenant, 30,
                           ("CityDistrict", "Building", "SmartMeteringObservation"),
                           meters_with_history=1)
+    # Monthly bills (another datasetId) for the first meters: forecasts must not read them.
+    bills = billing_rows(city, twin.broker.context(CIVICTWIN_CONTEXT_URL).expand,
+                         new_instance_id, now_iso(), tenant)
+    history = history_for(twin.store)
+    for rows, meter_entity in zip(bills, city.meters[:3], strict=False):
+        with history.engine.connect().execution_options(write=True) as conn, conn.begin():
+            history.insert(conn, rows, [twin.store.get_entity(tenant, meter_entity["id"])],
+                           tenant)
     meter = city.meters[0]
     building = meter["refBuilding"]["object"]
     district = next(b["refCityDistrict"]["object"] for b in city.buildings
@@ -106,12 +117,9 @@ def test_what_cannot_be_forecast_is_refused(metered: tuple[Twin, str, str, str])
         resolve(twin.broker, tenant, district=building)
     with pytest.raises(BadRequestData, match="neither"):
         resolve(twin.broker, tenant, entity=district)
-    others = [m for m in resolve(twin.broker, tenant, district=district).meters]
-    quiet = next((m for m in others if m != "urn:ngsi-ld:SmartMeteringObservation:lumen:1"),
-                 None)
-    if quiet is not None:
-        with pytest.raises(BadRequestData, match="no electricityConsumption history"):
-            run_forecast(twin.broker, tenant, resolve(twin.broker, tenant, entity=quiet))
+    billed_only = "urn:ngsi-ld:SmartMeteringObservation:lumen:2"  # bills, no readings
+    with pytest.raises(BadRequestData, match="no electricityConsumption history"):
+        run_forecast(twin.broker, tenant, resolve(twin.broker, tenant, entity=billed_only))
     with pytest.raises(BadRequestData, match="resolution"):
         run_forecast(twin.broker, tenant, resolve(twin.broker, tenant, entity=building),
                      resolution="P1D")
