@@ -1,4 +1,4 @@
-"""Scenario model throughput: 100,000 buildings x 26-31 years, against plain numpy.
+"""Scenario model throughput: 100,000 buildings x 30 years, against plain numpy.
 
 stock     100,000 synthetic buildings (fixed seed) in 20 districts: year built, use, heating,
           floor area, roof area, tilt and orientation drawn like the sample city's.

@@ -193,14 +193,19 @@ _TABLE = (
         kind="rule-based",
         module="civictwin.analytics.indicators",
         owner="The city's data and statistics office.",
-        data_used=("entities and history in the twin: buildings, meters, districts, "
-                   "air-quality and weather stations",),
-        method="Each indicator is the formula of its ISO clause (numerator over denominator, "
-               "e.g. per 100,000 population) computed over the history lake.",
+        data_used=("the history lake (Parquet) exported from the twin: meters' monthly bills "
+                   "and readings, buildings, districts and their population, air-quality and "
+                   "weather stations' hourly observations",),
+        method="Lake jobs (DuckDB or Spark) aggregate the history; each indicator is the "
+               "formula of its ISO 37120-series definition (e.g. per capita, share of days "
+               "above a WHO guideline) per city and district, graded for coverage, timeliness "
+               "and method in the spirit of ISO 37114.",
         limits_risks="An indicator is only as complete as the data in the twin; missing "
-                     "meters or stations bias it. Population figures may lag.",
-        risk_management="Every figure carries its sources, coverage and time range; "
-                        "indicators with insufficient coverage are flagged.",
+                     "meters or stations bias it. Population figures may lag. Clause numbers "
+                     "of the ISO standards are not confirmed against the texts.",
+        risk_management="Every figure carries its grade and sources; where the data cannot "
+                        "support an indicator it is reported as not computable with the "
+                        "reason, never guessed.",
         human_oversight="The statistics office reviews figures before publication.",
         legal_basis="The city's public task of reporting (local statistics).",
         contact=CONTACT,
@@ -216,14 +221,17 @@ _TABLE = (
         kind="rule-based",
         module="civictwin.analytics.ghg",
         owner="The city's climate and energy department.",
-        data_used=("energy consumption from meters in the twin", "emission factors by "
-                   "energy carrier and year"),
-        method="Activity data times emission factors, by GPC BASIC sector (stationary "
-               "energy, transport, waste) and scope.",
-        limits_risks="Emission factors are averages; unmetered consumption is estimated or "
-                     "missing; a change of factors changes the trend.",
-        risk_management="Factors and their sources are stated with every inventory; "
-                        "estimates are marked as such.",
+        data_used=("monthly energy bills of the twin's meters (history lake), by building "
+                   "use and energy carrier", "the emission factor table shipped with "
+                   "civictwin or the city's own"),
+        method="Activity data times emission factors per GPC BASIC sector and scope: fuel "
+               "burnt in buildings is scope 1, grid electricity and district heat scope 2; "
+               "sectors without data are reported as NE (not estimated), never as zero.",
+        limits_risks="Only stationary energy of metered buildings is covered; transport and "
+                     "waste are not estimated; emission factors are averages and a change of "
+                     "factors changes the trend.",
+        risk_management="The factors and their sources are stated with every inventory; "
+                        "sectors not estimated are marked with the GPC notation key.",
         human_oversight="The climate department reviews the inventory before reporting.",
         legal_basis="The city's climate plan and reporting commitments.",
         contact=CONTACT,
