@@ -53,14 +53,15 @@ def load_sample_city(settings: Settings, *, buildings: int = 3000, seed: int = 7
                                   total=None)
                 load_meter_history(broker, city, ctx, tenant=tenant, meters=history_meters)
             if city.meters and city.meters[0]["id"] in created:
-                load_bills_and_observations(twin.store, city, ctx, tenant, progress)
+                smart = frozenset(m["id"] for m in city.meters[:history_meters])
+                load_bills_and_observations(twin.store, city, ctx, tenant, progress, smart)
         return len(entities)
     finally:
         twin.store.close()
 
 
 def load_bills_and_observations(store: Store, city: SampleCity, ctx: Context, tenant: str,
-                                progress: Progress) -> int:
+                                progress: Progress, smart: frozenset[str] = frozenset()) -> int:
     """Load every meter's monthly bills and every station's hourly year; return rows."""
     history = history_for(store)
     now = now_iso()
@@ -68,7 +69,7 @@ def load_bills_and_observations(store: Store, city: SampleCity, ctx: Context, te
     task = progress.add_task("loading monthly bills and station observations",
                              total=len(types))
     total, pending, entities = 0, [], []
-    batches = itertools.chain(billing_rows(city, ctx.expand, new_instance_id, now, tenant),
+    batches = itertools.chain(billing_rows(city, ctx.expand, new_instance_id, now, tenant, smart),
                               station_rows(city, ctx.expand, new_instance_id, now, tenant))
     for rows in batches:
         if rows:

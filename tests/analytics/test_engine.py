@@ -48,6 +48,33 @@ def test_energy_use_per_month_district_use_and_carrier(duck: DuckDBEngine) -> No
     assert [(r["period"], r["kwh"], r["readings"]) for r in interval] == [("2024-01", 96.0, 192)]
 
 
+def test_a_meter_without_a_bill_counts_its_interval_readings(tmp_path: Any) -> None:
+    from civictwin.config import Settings
+    from civictwin.ngsild.jsonld import CIVICTWIN_CONTEXT_URL
+    from civictwin.store import open_store
+    from civictwin.twin import open_twin
+    from tests.analytics.conftest import export_all, load_city, prop
+
+    store = open_store(f"sqlite:///{tmp_path / 'twin.db'}")
+    twin = open_twin(Settings(database_url="sqlite://"), store)
+    load_city(twin, "")
+    ctx = twin.broker.context(CIVICTWIN_CONTEXT_URL)
+    twin.temporal.append("", "urn:ngsi-ld:SmartMeteringObservation:t:1", {
+        "electricityConsumption": [prop(1.0, "KWH", observedAt=f"2024-03-01T{h:02d}:00:00Z")
+                                   for h in range(24)]}, ctx)
+    lake = Lake.at(str(tmp_path / "lake"))
+    export_all(twin, lake)
+    engine = DuckDBEngine(lake)
+    try:
+        rows = _by(engine.run(JOBS["energy_use"], PARAMS["energy_use"]),
+                   "period", "district_id", "use_class", "carrier")
+    finally:
+        engine.close()
+        store.close()
+    assert rows[("2024-01", district(1), "residential", "electricity")]["kwh"] == 3000  # bill
+    assert rows[("2024-03", district(1), "residential", "electricity")]["kwh"] == 24.0
+
+
 def test_building_stock_counts_smart_meters_by_resolution(duck: DuckDBEngine) -> None:
     rows = _by(duck.run(JOBS["building_stock"], YEAR), "district_id", "use_class")
     assert rows[(district(1), "residential")] == {
@@ -74,7 +101,9 @@ def test_parameters_are_checked_and_bound(duck: DuckDBEngine) -> None:
     with pytest.raises(BadRequestData, match="unknown"):
         bind(JOBS["district_population"], {"x": 1})
     hostile = {**PARAMS["energy_use"], "dataset": "' OR 1=1 --"}
-    assert duck.run(JOBS["energy_use"], hostile) == []
+    # bound as a value: no bill matches it, so only the default-dataset readings count
+    assert duck.run(JOBS["energy_use"], hostile) == duck.run(
+        JOBS["energy_use"], {**PARAMS["energy_use"], "dataset": ""})
 
 
 def test_an_empty_lake_gives_empty_results(tmp_path: Any) -> None:
@@ -97,17 +126,49 @@ def _same(left: list[dict[str, Any]], right: list[dict[str, Any]]) -> None:
                 assert value == b[key], (key, a, b)
 
 
+class Recorder:
+    """Runs jobs on a real engine and keeps every (job, parameters) -> rows it returned."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine, self.name, self.seen = engine, engine.name, {}
+
+    def run(self, job: Any, params: Any = None) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = self.engine.run(job, params)
+        self.seen[(job.name, tuple(sorted((params or {}).items())))] = (job, params, rows)
+        return rows
+
+    def close(self) -> None:
+        self.engine.close()
+
+
 @pytest.mark.slow
-def test_spark_runs_every_job_with_duckdbs_results(city_lake: Lake, duck: DuckDBEngine,
-                                                   spark: Any, tmp_path: Any) -> None:
-    engine = SparkEngine(city_lake, session=spark)
+def test_spark_gives_duckdbs_jobs_and_indicators(city_lake: Lake, duck: DuckDBEngine,
+                                                 spark: Any, tmp_path: Any) -> None:
+    from civictwin.analytics.ghg import load_factors
+    from civictwin.analytics.indicators import compute
+
+    spark_engine = Recorder(SparkEngine(city_lake, session=spark))
     empty = SparkEngine(Lake.at(str(tmp_path / "nothing")), session=spark)
     try:
+        # every Spark job runs once: first those the indicators need, then the rest
+        on_spark = compute(spark_engine, load_factors(), *YEAR.values())
         for name, job in JOBS.items():
-            expected = duck.run(job, PARAMS[name])
-            assert expected, name
-            _same(expected, engine.run(job, PARAMS[name]))
+            key = (name, tuple(sorted(PARAMS[name].items())))
+            if key not in spark_engine.seen:
+                spark_engine.run(job, PARAMS[name])
+        assert {name for name, _ in spark_engine.seen} == set(JOBS)
+        for job, params, rows in spark_engine.seen.values():
+            expected = duck.run(job, params)
+            assert expected, job.name
+            _same(expected, rows)
         assert empty.run(JOBS["energy_use"], PARAMS["energy_use"]) == []
     finally:
-        engine.close()
+        spark_engine.close()
         empty.close()
+    on_duck = compute(duck, load_factors(), *YEAR.values())
+    assert len(on_spark) == len(on_duck) == 12 * 3  # indicators x (city + 2 districts)
+    for a, b in zip(on_spark, on_duck, strict=True):
+        assert (a.key, a.area_id, a.period, a.grade, a.note) == (
+            b.key, b.area_id, b.period, b.grade, b.note)
+        assert (a.value is None and b.value is None) or math.isclose(
+            a.value or 0.0, b.value or 0.0, rel_tol=1e-9), (a, b)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from civictwin.analytics.engine import DuckDBEngine, SparkEngine
+from civictwin.analytics.engine import DuckDBEngine
 from civictwin.analytics.ghg import load_factors
 from civictwin.analytics.indicators import (
     CITY,
@@ -156,20 +155,3 @@ def test_csv_rows_and_plot(yearly: dict[tuple[str, str], Any], tmp_path: Path) -
 
 def test_data_range_is_the_billed_days(duck: DuckDBEngine) -> None:
     assert data_range(duck) == ("2024-01-01", "2024-02-01")
-
-
-@pytest.mark.slow
-def test_spark_computes_the_same_indicators(city_lake: Lake, spark: Any,
-                                            yearly: dict[tuple[str, str], Any]) -> None:
-    engine = SparkEngine(city_lake, session=spark)
-    try:
-        values = {(v.key, v.area_id): v for v in compute(engine, load_factors(), *YEAR)}
-    finally:
-        engine.close()
-    assert values.keys() == yearly.keys()
-    for key, value in values.items():
-        expected = yearly[key]
-        assert (value.value is None) == (expected.value is None), key
-        if value.value is not None:
-            assert math.isclose(value.value, expected.value, rel_tol=1e-9), key
-        assert value.grade == expected.grade and value.note == expected.note, key

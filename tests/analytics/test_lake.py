@@ -117,3 +117,10 @@ def test_an_fsspec_url_lake_works_like_a_folder(city_twin: Twin, tenant: str) ->
 def test_tenants_get_separate_lakes(city_twin: Twin, tenant: str, tmp_path: Path) -> None:
     assert _export(city_twin, Lake.at(str(tmp_path / "lake"), tenant)).rows > 0
     assert _export(city_twin, Lake.at(str(tmp_path / "lake"), tenant + "x")).rows == 0
+
+
+def test_a_tenant_cannot_escape_the_lake(tmp_path: Path) -> None:
+    from civictwin.errors import BadRequestData
+
+    with pytest.raises(BadRequestData, match="tenant"):
+        Lake.at(str(tmp_path / "lake"), "../other")

@@ -36,7 +36,6 @@ class Job:
 _USE_CLASS = ("CASE WHEN COALESCE(b.category, '') LIKE '%industrial%' THEN 'industrial' "
               "WHEN COALESCE(b.category, '') LIKE '%residential%' THEN 'residential' "
               "WHEN b.building_id IS NULL THEN 'unknown' ELSE 'commercial' END")
-_PERIOD = "CASE WHEN :period = 'month' THEN SUBSTR(h.day, 1, 7) ELSE SUBSTR(h.day, 1, 4) END"
 _IN_RANGE = "h.day >= :start AND h.day < :end"
 
 VIEWS: tuple[tuple[str, str], ...] = (
@@ -78,23 +77,35 @@ SELECT district_id, COALESCE(district_name, '') AS district_name,
        COALESCE(population, 0.0) AS population
 FROM districts ORDER BY district_id""", (), "Population of every district (CityDistrict)."),
     Job("energy_use", f"""
-SELECT period, district_id, use_class, carrier, SUM(num) AS kwh,
-       COUNT(DISTINCT meter_id) AS meters, COUNT(*) AS readings
-FROM (SELECT {_PERIOD} AS period, COALESCE(b.district_id, '') AS district_id,
-             {_USE_CLASS} AS use_class,
-             CASE WHEN h.name = 'electricityConsumption' THEN 'electricity'
+WITH readings AS (
+  SELECT h.entity_id AS meter_id, SUBSTR(h.day, 1, 7) AS month, h.name, h.dataset_id,
+         SUM(h.num) AS kwh, COUNT(*) AS readings
+  FROM history h
+  WHERE h.entity_type = 'SmartMeteringObservation' AND h.dataset_id IN (:dataset, '')
+    AND h.name IN ('electricityConsumption', 'heatConsumption')
+    AND h.num IS NOT NULL AND {_IN_RANGE}
+  GROUP BY h.entity_id, SUBSTR(h.day, 1, 7), h.name, h.dataset_id),
+chosen AS (
+  SELECT r.* FROM readings r
+  WHERE r.dataset_id = :dataset OR NOT EXISTS (
+    SELECT 1 FROM readings b WHERE b.meter_id = r.meter_id AND b.month = r.month
+      AND b.name = r.name AND b.dataset_id = :dataset))
+SELECT period, district_id, use_class, carrier, SUM(kwh) AS kwh,
+       COUNT(DISTINCT meter_id) AS meters, SUM(readings) AS readings
+FROM (SELECT CASE WHEN :period = 'month' THEN c.month ELSE SUBSTR(c.month, 1, 4) END
+               AS period,
+             COALESCE(b.district_id, '') AS district_id, {_USE_CLASS} AS use_class,
+             CASE WHEN c.name = 'electricityConsumption' THEN 'electricity'
                   ELSE COALESCE(m.heat_carrier, 'unknown') END AS carrier,
-             h.num, h.entity_id AS meter_id
-      FROM history h
-      JOIN meters m ON m.meter_id = h.entity_id
-      LEFT JOIN buildings b ON b.building_id = m.building_id
-      WHERE h.entity_type = 'SmartMeteringObservation' AND h.dataset_id = :dataset
-        AND h.name IN ('electricityConsumption', 'heatConsumption')
-        AND h.num IS NOT NULL AND {_IN_RANGE}) e
+             c.kwh, c.readings, c.meter_id
+      FROM chosen c
+      JOIN meters m ON m.meter_id = c.meter_id
+      LEFT JOIN buildings b ON b.building_id = m.building_id) e
 GROUP BY period, district_id, use_class, carrier
 ORDER BY period, district_id, use_class, carrier""",
         ("period", "dataset", "start", "end"),
-        "Metered energy (kWh) per period, district, building use class and carrier."),
+        "Metered energy (kWh) per period, district, building use class and carrier: a meter's "
+        "month is its bill in :dataset, or else the sum of its default-dataset readings."),
     Job("building_stock", f"""
 WITH smart AS (
   SELECT h.entity_id AS meter_id FROM history h
@@ -211,7 +222,9 @@ _SPARK_CONF = {
     "spark.default.parallelism": "2",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
-    "spark.sql.adaptive.enabled": "true",
+    # Small lakes dominate tests and the demo: skip adaptive re-planning and code generation.
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.codegen.wholeStage": "false",
     "spark.driver.memory": "1g",
     "spark.ui.showConsoleProgress": "false",
 }
@@ -239,10 +252,14 @@ class SparkEngine:
         self.spark = session or spark_session(master)
         self._owned = session is None
         self._prefix = f"v{id(self):x}_"  # temp views are per session; keep engines apart
+        self._cached: list[Any] = []
         self._register("history", "history")
         self._register("entities", "entity_versions")
         for view, sql in VIEWS:
-            self.spark.sql(self._scoped(sql)).createOrReplaceTempView(self._prefix + view)
+            frame = self.spark.sql(self._scoped(sql))
+            if view == "entities":  # every other view and most jobs read it: compute it once
+                self._cached.append(frame.cache())
+            frame.createOrReplaceTempView(self._prefix + view)
 
     def _register(self, kind: str, view: str) -> None:
         from pyspark.sql.pandas.types import from_arrow_schema
@@ -257,6 +274,8 @@ class SparkEngine:
                      .parquet(*[self._hadoop(f) for f in files]))
         else:
             frame = self.spark.createDataFrame([], schema)
+        if kind == "history":
+            self._cached.append(frame.cache())
         frame.createOrReplaceTempView(self._prefix + view)
 
     def _hadoop(self, path: str) -> str:
@@ -282,6 +301,8 @@ class SparkEngine:
         """Drop this engine's views; stop Spark only if this engine started it."""
         for view in ("history", "entity_versions", *[v for v, _ in VIEWS]):
             self.spark.catalog.dropTempView(self._prefix + view)
+        for frame in self._cached:
+            frame.unpersist()
         if self._owned:
             self.spark.stop()
 

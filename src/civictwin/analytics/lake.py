@@ -33,6 +33,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from fsspec.implementations.local import LocalFileSystem
 
+from civictwin.errors import BadRequestData
 from civictwin.store.lake import LakeSource
 from civictwin.store.temporal import VALUE_MEMBERS
 
@@ -72,6 +73,8 @@ class Lake:
     @classmethod
     def at(cls, url: str, tenant: str = "") -> Lake:
         """Open the lake at a local path or fsspec URL (nothing is created yet)."""
+        if tenant and not tenant.replace("-", "").replace("_", "").isalnum():
+            raise BadRequestData(f"tenant {tenant!r}: a lake folder needs letters, digits, - or _")
         fs, root = fsspec.core.url_to_fs(url)
         root = root.rstrip("/")
         if tenant:

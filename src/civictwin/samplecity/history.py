@@ -2,9 +2,11 @@
 
 Every meter gets the monthly bill a utility would send: ``electricityConsumption`` and
 ``heatConsumption`` in kWh, one instance per month stamped at the month's start, under the
-datasetId ``BILLING`` (the quarter-hour smart-meter readings keep the default dataset). Every
-station gets its year of hourly observations, all but the last hour, which the station entity
-already holds as its current value. Rows are in the form ``store.temporal`` inserts.
+datasetId ``BILLING``; smart meters (those with quarter-hour readings in the default dataset)
+get no electricity bill, their readings are the record. Every
+station gets its year of hourly PM2.5, NO2 or air temperature, all but the last hour, which
+the station entity already holds as its current value. Rows are in the form
+``store.temporal`` inserts.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from civictwin.samplecity.city import SampleCity
 from civictwin.samplecity.stations import AIR_UNITS, WEATHER_UNITS
 
 BILLING = "urn:ngsi-ld:Dataset:billing"
+# The measurements the indicators use; the others keep only their current value, which keeps
+# the demo's first load short.
+OBSERVED = ("pm25", "no2", "temperature")
 Expand = Callable[[str], str]
 
 
@@ -46,15 +51,16 @@ def _months(times: Any, values: Any) -> list[tuple[str, int, float]]:
 
 
 def billing_rows(city: SampleCity, expand: Expand, new_id: Callable[[], str], now: str,
-                 tenant: str = "") -> Iterator[list[dict[str, Any]]]:
-    """Yield per meter its monthly electricity and heat bills as history rows."""
+                 tenant: str = "", smart: frozenset[str] = frozenset()
+                 ) -> Iterator[list[dict[str, Any]]]:
+    """Yield per meter its monthly bills as history rows (heat only for `smart` meters)."""
     electricity, heat = expand("electricityConsumption"), expand("heatConsumption")
     for meter in city.meters:
         series = city.meter_readings(meter["id"])
-        rows = [_row(tenant, meter["id"], electricity, BILLING, stamp, seconds, kwh, "KWH",
-                     now, new_id())
-                for stamp, seconds, kwh in _months(series.electricity_time,
-                                                   series.electricity_kwh)]
+        rows = [] if meter["id"] in smart else [
+            _row(tenant, meter["id"], electricity, BILLING, stamp, seconds, kwh, "KWH", now,
+                 new_id())
+            for stamp, seconds, kwh in _months(series.electricity_time, series.electricity_kwh)]
         if series.heat_kwh.any():
             rows += [_row(tenant, meter["id"], heat, BILLING, stamp, seconds, kwh, "KWH", now,
                           new_id())
@@ -63,7 +69,8 @@ def billing_rows(city: SampleCity, expand: Expand, new_id: Callable[[], str], no
 
 
 def station_rows(city: SampleCity, expand: Expand, new_id: Callable[[], str], now: str,
-                 tenant: str = "") -> Iterator[list[dict[str, Any]]]:
+                 tenant: str = "", observed: tuple[str, ...] = OBSERVED
+                 ) -> Iterator[list[dict[str, Any]]]:
     """Yield per station its hourly observations (without the last hour) as history rows."""
     for station in city.stations:
         series = city.station_readings(station["id"])
@@ -72,6 +79,8 @@ def station_rows(city: SampleCity, expand: Expand, new_id: Callable[[], str], no
         seconds = series.time[:-1].astype("datetime64[s]").astype("int64").tolist()
         rows: list[dict[str, Any]] = []
         for name, unit in units.items():
+            if name not in observed:
+                continue
             attr = expand(name)
             digits = 2 if name == "relativeHumidity" else 1
             values = np.round(series.values[name][:-1], digits).tolist()
