@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 
 from civictwin import __version__
 from civictwin.catalog import api as catalog_api
+from civictwin.analytics import algorithms_api
 from civictwin.config import Settings
 from civictwin.config import settings as load_settings
 from civictwin.dataspace import audit_api, consent_api
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(audit_api.router)
     app.include_router(consent_api.router)
     app.include_router(catalog_api.router)
+    app.include_router(algorithms_api.router)
     _error_handlers(app)
     return app
 

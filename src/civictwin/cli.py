@@ -10,8 +10,10 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from civictwin.analytics.forecast_cli import forecast_command
 from civictwin.analytics.lake_cli import ghg, indicators, lake_app
 from civictwin.catalog.cli import catalog_app
+from civictwin.analytics.scenario_cli import scenario_app
 from civictwin.config import Settings, load_settings
 from civictwin.dataspace.consent_cli import consent_app
 from civictwin.dataspace.policy_cli import audit_app, policy_app
@@ -28,6 +30,8 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(lake_app, name="lake")
 app.command("indicators")(indicators)
 app.command("ghg")(ghg)
+app.add_typer(scenario_app, name="scenario")
+app.command("forecast")(forecast_command)
 err = Console(stderr=True, soft_wrap=True)
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides the setting.")]

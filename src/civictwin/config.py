@@ -7,6 +7,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -101,6 +102,19 @@ class Settings(BaseSettings):
         "SmartMeteringObservation, AirQualityObserved, WeatherObserved, "
         "KeyPerformanceIndicator, CityDistrict) on every write; off accepts any values.",
     )
+    timezone: str = Field(
+        "Europe/Brussels",
+        description="The city's time zone (IANA name); forecasts read the calendar in it.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ValueError, ZoneInfoNotFoundError) as exc:
+            raise ValueError(f"{value!r} is not an IANA time zone name") from exc
+        return value
 
     def base_url(self) -> str:
         """Return the URL clients reach the twin at, without a trailing slash."""

@@ -1,1 +1,4 @@
-"""Insight: the Parquet lake, the analytics engines, indicators, the GHG inventory."""
+"""Insight: the Parquet lake, analytics engines, indicators, GHG inventory, scenarios, forecasts.
+
+The algorithm register (algorithms.py) describes every model here.
+"""

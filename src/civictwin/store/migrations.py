@@ -49,6 +49,8 @@ def _v6_null_json(conn: Connection) -> None:
 def _v8_temporal_deletions(conn: Connection) -> None:
     """Create the table recording when entities with history were deleted."""
     schema.metadata.create_all(conn, tables=[schema.temporal_deletions])
+
+
 def _v10_policy(conn: Connection) -> None:
     """Create the audit trail and consent tables."""
     tables = [schema.audit_log, schema.audit_heads, schema.consent_records,
@@ -62,6 +64,11 @@ def _v11_catalog(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=tables)
 
 
+def _v13_scenarios(conn: Connection) -> None:
+    """Create the scenario and scenario result tables."""
+    schema.metadata.create_all(conn, tables=[schema.scenarios, schema.scenario_results])
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_entities),
     (2, _v2_temporal),
@@ -72,5 +79,6 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (8, _v8_temporal_deletions),
     (10, _v10_policy),
     (11, _v11_catalog),
+    (13, _v13_scenarios),
 ]
 """(version, step) pairs; dialect-specific statements per version live in the store modules."""

@@ -360,4 +360,34 @@ catalog_harvests = Table(
     Column("finished_at", String, nullable=False),
     Column("report", Text, nullable=False),
     Index("ix_catalog_harvests_source", "tenant", "source", "pk"),
+
+# Scenarios (analytics/scenario.py, store/scenario.py): one row per saved scenario with all its
+# assumptions as JSON text, and its results as one row per (district, year, metric); the
+# district "" is never stored, city totals are the sum of the districts.
+scenarios = Table(
+    "scenarios",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("id", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("assumptions", Text, nullable=False),
+    Column("base_year", Integer, nullable=False),
+    Column("end_year", Integer, nullable=False),
+    Column("buildings", Integer, nullable=False),
+    Column("weather_source", Text, nullable=False),
+    Column("model_version", String, nullable=False),
+    Column("created_at", String, nullable=False),
+)
+
+scenario_results = Table(
+    "scenario_results",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("scenario_id", String, primary_key=True),
+    Column("district", String, primary_key=True),
+    Column("metric", String, primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("dpsir", String, nullable=False),
+    Column("value", Float, nullable=False),
 )
