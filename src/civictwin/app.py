@@ -13,8 +13,8 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from civictwin import __version__
-from civictwin.catalog import api as catalog_api
 from civictwin.analytics import algorithms_api
+from civictwin.catalog import api as catalog_api
 from civictwin.config import Settings
 from civictwin.config import settings as load_settings
 from civictwin.dataspace import audit_api, consent_api

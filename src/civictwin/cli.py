@@ -12,8 +12,8 @@ from rich.console import Console
 
 from civictwin.analytics.forecast_cli import forecast_command
 from civictwin.analytics.lake_cli import ghg, indicators, lake_app
-from civictwin.catalog.cli import catalog_app
 from civictwin.analytics.scenario_cli import scenario_app
+from civictwin.catalog.cli import catalog_app
 from civictwin.config import Settings, load_settings
 from civictwin.dataspace.consent_cli import consent_app
 from civictwin.dataspace.policy_cli import audit_app, policy_app

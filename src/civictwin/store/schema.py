@@ -360,6 +360,7 @@ catalog_harvests = Table(
     Column("finished_at", String, nullable=False),
     Column("report", Text, nullable=False),
     Index("ix_catalog_harvests_source", "tenant", "source", "pk"),
+)
 
 # Scenarios (analytics/scenario.py, store/scenario.py): one row per saved scenario with all its
 # assumptions as JSON text, and its results as one row per (district, year, metric); the
