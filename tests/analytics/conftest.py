@@ -51,14 +51,24 @@ def district(n: int) -> str:
     return f"urn:ngsi-ld:CityDistrict:t:{n}"
 
 
+def district_area(n: int) -> dict[str, Any]:
+    """Return a square GeoProperty for test district n, side by side from west to east."""
+    west, south = 4.30 + 0.01 * n, 50.80
+    ring = [[west, south], [west + 0.01, south], [west + 0.01, south + 0.01],
+            [west, south + 0.01], [west, south]]
+    return {"type": "GeoProperty", "value": {"type": "Polygon", "coordinates": [ring]}}
+
+
 def city_entities() -> list[dict[str, Any]]:
     """Return the tiny city's districts, buildings, meters and stations."""
     out: list[dict[str, Any]] = [
         {"id": district(n), "type": "CityDistrict", "name": prop(DISTRICT_NAMES[n]),
-         "population": prop(people)} for n, people in POPULATION.items()]
+         "population": prop(people), "location": district_area(n)}
+        for n, people in POPULATION.items()]
     for n, (d, category, area, heating, heat_meter, _, _) in BUILDINGS.items():
         out.append({"id": f"urn:ngsi-ld:Building:t:{n}", "type": "Building",
                     "category": prop(category), "floorArea": prop(area, "MTK"),
+                    "address": prop({"addressLocality": "Testville"}),
                     "heatingType": prop(heating),
                     "refCityDistrict": {"type": "Relationship", "object": district(d)}})
         meter = {"id": f"urn:ngsi-ld:SmartMeteringObservation:t:{n}",
@@ -67,10 +77,15 @@ def city_entities() -> list[dict[str, Any]]:
         if heat_meter:
             meter["heatMeterType"] = prop(heat_meter)
         out.append(meter)
+    station = {"dateObserved": prop("2024-01-01T00:00:00Z"),
+               "location": {"type": "GeoProperty",
+                            "value": {"type": "Point", "coordinates": [4.315, 50.805]}}}
     out.append({"id": "urn:ngsi-ld:AirQualityObserved:t:1", "type": "AirQualityObserved",
-                "address": prop({"district": "North", "addressLocality": "Testville"})})
+                "address": prop({"district": "North", "addressLocality": "Testville"}),
+                **station})
     out.append({"id": "urn:ngsi-ld:WeatherObserved:t:1", "type": "WeatherObserved",
-                "address": prop({"district": "South", "addressLocality": "Testville"})})
+                "address": prop({"district": "South", "addressLocality": "Testville"}),
+                **station})
     return out
 
 

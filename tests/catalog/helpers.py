@@ -19,6 +19,8 @@ def fill_twin(client: httpx.Client, buildings: int = 3, meters: int = 2) -> None
     """Create buildings with footprints and meters with a few days of readings."""
     for n in range(1, buildings + 1):
         body = {"id": f"urn:ngsi-ld:Building:{n}", "type": "Building",
+                "category": {"type": "Property", "value": ["residential"]},
+                "address": {"type": "Property", "value": {"addressLocality": "Lumen"}},
                 "floorsAboveGround": {"type": "Property", "value": n + 2},
                 "location": {"type": "GeoProperty", "value": {
                     "type": "Point", "coordinates": [4.30 + n / 100, 50.80 + n / 100]}}}

@@ -151,6 +151,8 @@ def test_geometries_are_simplified_by_zoom(web: TestClient, lumen: Lumen) -> Non
     ring = [[lon + 0.0006 * math.cos(a / 200 * 2 * math.pi),
              lat + 0.0004 * math.sin(a / 200 * 2 * math.pi)] for a in range(200)]
     round_building = {"id": "urn:ngsi-ld:Building:round", "type": "Building",
+                      "category": {"type": "Property", "value": ["residential"]},
+                      "address": {"type": "Property", "value": {"addressLocality": "Lumen"}},
                       "location": {"type": "GeoProperty",
                                    "value": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}}}
     assert web.post("/ngsi-ld/v1/entities", json=round_building, headers=LINK).status_code == 201
