@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 
@@ -24,10 +25,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_twin(store: Store) -> Iterator[str]:
-    """Serve the twin over `store` on a free loopback port; yield its base URL."""
-    port = free_port()
-    app = create_app(Settings(database_url="sqlite://", port=port), store=store)
+def serve_twin(store: Store, port: int | None = None, **settings: Any) -> Iterator[str]:
+    """Serve the twin over `store` on a free loopback port; yield its base URL.
+
+    Without settings the server runs with `auth_required=False` (every request acts as the
+    operator), as the NGSI-LD tests expect; data space tests pass their own settings.
+    """
+    port = port or free_port()
+    values: dict[str, Any] = {"database_url": "sqlite://", "port": port,
+                              "auth_required": False}
+    values.update(settings)
+    app = create_app(Settings(**values), store=store)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

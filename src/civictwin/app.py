@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from civictwin import __version__
 from civictwin.config import Settings
 from civictwin.config import settings as load_settings
+from civictwin.dataspace import auth, dsp_api
 from civictwin.errors import (
     BadRequestData,
     CivicTwinError,
@@ -60,6 +61,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(temporal_router)
     app.include_router(registrations_api.router)
     app.include_router(subscriptions_api.router)
+    app.include_router(dsp_api.router)
+    auth.install(app)
     _error_handlers(app)
     return app
 

@@ -46,6 +46,13 @@ def _v6_null_json(conn: Connection) -> None:
     conn.execute(update(values).where(json_type(values.c.json) == "null").values(json=None))
 
 
+def _v9_dataspace(conn: Connection) -> None:
+    """Create the participant, API key, negotiation and transfer tables."""
+    tables = [schema.participants, schema.participant_keys, schema.dsp_negotiations,
+              schema.dsp_transfers]
+    schema.metadata.create_all(conn, tables=tables)
+
+
 def _v11_catalog(conn: Connection) -> None:
     """Create the catalogue's dataset, refresh and harvest tables."""
     tables = [schema.catalog_datasets, schema.catalog_refreshes, schema.catalog_harvests]
@@ -59,6 +66,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (4, _v4_ingest),
     (5, _v5_registrations),
     (6, _v6_null_json),
+    (9, _v9_dataspace),
     (11, _v11_catalog),
 ]
 """(version, step) pairs; dialect-specific statements per version live in the store modules."""
