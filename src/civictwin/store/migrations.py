@@ -53,6 +53,11 @@ def _v9_dataspace(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=tables)
 
 
+def _v10_policy(conn: Connection) -> None:
+    """Create the audit trail and consent tables."""
+    schema.metadata.create_all(conn, tables=[schema.audit_log, schema.audit_heads])
+
+
 def _v11_catalog(conn: Connection) -> None:
     """Create the catalogue's dataset, refresh and harvest tables."""
     tables = [schema.catalog_datasets, schema.catalog_refreshes, schema.catalog_harvests]
@@ -67,6 +72,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (5, _v5_registrations),
     (6, _v6_null_json),
     (9, _v9_dataspace),
+    (10, _v10_policy),
     (11, _v11_catalog),
 ]
 """(version, step) pairs; dialect-specific statements per version live in the store modules."""

@@ -355,3 +355,32 @@ catalog_harvests = Table(
     Column("report", Text, nullable=False),
     Index("ix_catalog_harvests_source", "tenant", "source", "pk"),
 )
+
+# -- policy (civictwin.dataspace.audit, civictwin.dataspace.consent) -----------------------
+# The audit trail: one hash chain per tenant. Each entry's `hash` is SHA-256 over the canonical
+# JSON of the entry with the previous entry's hash (`prev_hash`); `audit_heads` holds each
+# chain's newest entry, so removing entries from the end is detected too.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", String, nullable=False),
+    Column("actor", String, nullable=False),
+    Column("action", String, nullable=False),
+    Column("subject", String, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("prev_hash", String, nullable=False),
+    Column("hash", String, nullable=False),
+    Index("ix_audit_log_action", "tenant", "action", "seq"),
+    Index("ix_audit_log_actor", "tenant", "actor", "seq"),
+    Index("ix_audit_log_at", "tenant", "at"),
+)
+
+audit_heads = Table(
+    "audit_heads",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String, nullable=False),
+)
