@@ -11,12 +11,16 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from civictwin.config import Settings, load_settings
+from civictwin.dataspace.dsp_cli import dsp_app
+from civictwin.dataspace.participants_cli import participants_app
 from civictwin.errors import CivicTwinError
 from civictwin.ingest.cli import ingest_app
 
 app = typer.Typer(help="civictwin: a local digital twin and data space for cities.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(participants_app, name="participants")
+app.add_typer(dsp_app, name="dsp")
 err = Console(stderr=True, soft_wrap=True)
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides the setting.")]
@@ -90,8 +94,24 @@ def demo(config: ConfigOpt = None, database_url: DbOpt = None,
     except CivicTwinError as exc:
         _fail(exc.detail)
     err.print(f"[green]loaded[/green] {loaded} entities into {settings.database_url}")
+    _demo_key(settings)
     if not load_only:
         serve(config, settings.database_url, settings.host, settings.port)
+
+
+def _demo_key(settings: Settings) -> None:
+    """Give the demo's operator a fresh API key and print it for the README tour."""
+    from civictwin.dataspace.participants import demo_operator_key
+    from civictwin.store import open_store
+
+    store = open_store(settings.database_url)
+    try:
+        key = demo_operator_key(store)
+    finally:
+        store.close()
+    err.print("the demo operator's API key (every request needs it; earlier demo keys are "
+              "revoked):")
+    typer.echo(f"export KEY={key}")
 
 
 @app.command("settings")

@@ -66,6 +66,11 @@ def find_dataset(store: Store, settings: Settings, dataset_id: str) -> Offered:
     raise ResourceNotFound(f"no dataset {dataset_id} is offered in the data space")
 
 
+def dataset_in(store: Store, settings: Settings, tenant: str, dataset_id: str) -> Offered:
+    """Return a dataset of one tenant's catalogue; ResourceNotFound if it is not there."""
+    return Offered(tenant, Catalogue(store, settings).get_dataset(tenant, dataset_id))
+
+
 def dsp_catalog(settings: Settings, datasets: list[Offered]) -> dict[str, Any]:
     """Return the DCAT Catalog message of the given datasets."""
     service = _service(settings)

@@ -154,10 +154,11 @@ class Negotiations:
         return lambda: self.agree(negotiation.pid)
 
     def _offer_unchanged(self, negotiation: Negotiation) -> bool:
-        from civictwin.dataspace.dsp_catalog import find_dataset
+        from civictwin.dataspace.dsp_catalog import dataset_in
 
         try:
-            offered = find_dataset(self.store, self.settings, negotiation.dataset_id)
+            offered = dataset_in(self.store, self.settings, negotiation.tenant,
+                                 negotiation.dataset_id)
         except ResourceNotFound:
             return False
         ours = offered.offer(str(negotiation.offer.get("@id")))

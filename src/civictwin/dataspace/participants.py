@@ -163,6 +163,18 @@ class Participants:
         return self.find(row["participant_id"])
 
 
+DEMO_OPERATOR = "lumen-operator"
+
+
+def demo_operator_key(store: Store) -> str:
+    """Register the demo city's operator if needed; revoke its old keys, return a new one."""
+    participants = Participants(store)
+    if participants.find(DEMO_OPERATOR) is None:
+        participants.add(DEMO_OPERATOR, "Lumen city operator", {"operator"}, "", "city")
+    participants.revoke_keys(DEMO_OPERATOR)
+    return participants.issue_key(DEMO_OPERATOR, "demo").key
+
+
 def secret_digest(secret: str) -> str:
     """Return the stored form of a high-entropy secret (hex SHA-256)."""
     return _digest(secret)

@@ -18,7 +18,7 @@ from civictwin.config import Settings
 from civictwin.dataspace import dsp_client
 from civictwin.dataspace.auth import TRANSFER_TOKEN_PREFIX
 from civictwin.dataspace.dsp_messages import HTTP_PULL, check, data_address, message, reasons
-from civictwin.dataspace.negotiation import FINALIZED, Negotiations
+from civictwin.dataspace.negotiation import FINALIZED, Negotiation, Negotiations
 from civictwin.dataspace.participants import Participant, secret_digest
 from civictwin.dataspace.states import CONSUMER, EITHER, PROVIDER, Machine, Move, record
 from civictwin.errors import (
@@ -46,6 +46,7 @@ TRANSFER = Machine("transfer", [
     Move(TERMINATE, EITHER, dict.fromkeys((REQUESTED, STARTED, SUSPENDED), TERMINATED)),
 ])
 """Exactly the transitions of the protocol; a consumer may restart only what it suspended."""
+AGREEMENT_STATUSES = ("active", "suspended", "revoked")
 _PATHS = {START: "start", SUSPEND: "suspension", COMPLETE: "completion", TERMINATE: "termination"}
 
 
@@ -242,6 +243,39 @@ class Transfers:
         """Terminate a transfer, telling the other side; data stops at once."""
         return self._send(self.get(pid), TERMINATE,
                           {"code": "terminated", "reason": reasons(reason)}, {})
+
+    def set_agreement_status(self, agreement_id: str, status: str,
+                             reason: str | None = None) -> Negotiation:
+        """Suspend, resume or revoke an agreement; access follows at once.
+
+        Revoking is final and terminates the agreement's open transfers, telling the consumer
+        where it can be reached (the transfer ends here either way).
+        """
+        if status not in AGREEMENT_STATUSES:
+            raise BadRequestData(f"an agreement is {', '.join(AGREEMENT_STATUSES)}")
+        agreement = self.negotiations.agreement(agreement_id)
+        if agreement.state != FINALIZED or agreement.agreement_status == "revoked":
+            raise InvalidStateTransition(f"agreement {agreement_id} is "
+                                         f"{agreement.agreement_status or agreement.state}; it "
+                                         "cannot change any more")
+        with self.rows.transaction() as conn:
+            self.rows.move_negotiation(agreement.pid, FINALIZED, {"agreement_status": status},
+                                       conn)
+            record(conn, self.store, agreement.tenant, self.settings.participant_id,
+                   f"agreement.{'resumed' if status == 'active' else status}", agreement_id,
+                   {"reason": reason} if reason else {})
+        if status == "revoked":
+            for transfer in self.all(agreement_id):
+                if transfer.state in (REQUESTED, STARTED, SUSPENDED):
+                    self._end(transfer, reason or "the agreement was revoked")
+        return self.negotiations.agreement(agreement_id)
+
+    def _end(self, transfer: Transfer, reason: str) -> None:
+        try:
+            self.terminate(transfer.pid, reason)
+        except CounterpartyError:
+            self._apply(transfer, TERMINATE, transfer.role, self.settings.participant_id, {},
+                        {"reason": [reason], "notified": "no"})
 
     def _check_agreement(self, current: Transfer) -> None:
         agreement = self.negotiations.agreement(current.agreement_id)
