@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,17 +25,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_twin(store: Store, port: int | None = None, **settings: Any) -> Iterator[str]:
+def serve_twin(store: Store, port: int | None = None, wrap: Callable[[Any], Any] | None = None,
+               **settings: Any) -> Iterator[str]:
     """Serve the twin over `store` on a free loopback port; yield its base URL.
 
     Without settings the server runs with `auth_required=False` (every request acts as the
     operator), as the NGSI-LD tests expect; data space tests pass their own settings.
+    `wrap` wraps the ASGI app (e.g. to record the messages it receives).
     """
     port = port or free_port()
     values: dict[str, Any] = {"database_url": "sqlite://", "port": port,
                               "auth_required": False}
     values.update(settings)
-    app = create_app(Settings(**values), store=store)
+    app: Any = create_app(Settings(**values), store=store)
+    if wrap is not None:
+        app = wrap(app)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
