@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from civictwin import __version__
+from civictwin.catalog import api as catalog_api
 from civictwin.config import Settings
 from civictwin.config import settings as load_settings
 from civictwin.dataspace import auth, dsp_api
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(temporal_router)
     app.include_router(registrations_api.router)
     app.include_router(subscriptions_api.router)
+    app.include_router(catalog_api.router)
     app.include_router(dsp_api.router)
     auth.install(app)
     _error_handlers(app)

@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from civictwin.catalog.cli import catalog_app
 from civictwin.config import Settings, load_settings
 from civictwin.dataspace.dsp_cli import dsp_app
 from civictwin.dataspace.participants_cli import participants_app
@@ -19,6 +20,7 @@ from civictwin.ingest.cli import ingest_app
 app = typer.Typer(help="civictwin: a local digital twin and data space for cities.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(catalog_app, name="catalog")
 app.add_typer(participants_app, name="participants")
 app.add_typer(dsp_app, name="dsp")
 err = Console(stderr=True, soft_wrap=True)

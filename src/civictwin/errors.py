@@ -156,3 +156,11 @@ class CounterpartyError(CivicTwinError):
     problem = "CounterpartyError"
     status = 502
     title = "Counterparty error"
+
+
+class SourceUnavailable(CivicTwinError):
+    """A remote source (a catalogue to harvest) could not be read."""
+
+    problem = "SourceUnavailable"
+    status = 502
+    title = "Source unavailable"

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
 
-from fastapi.testclient import TestClient
+import httpx
 
 E = "/ngsi-ld/v1/entities"
 DEFAULT_VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
 
 
-def fill_twin(client: TestClient, buildings: int = 3, meters: int = 2) -> None:
+def fill_twin(client: httpx.Client, buildings: int = 3, meters: int = 2) -> None:
     """Create buildings with footprints and meters with a few days of readings."""
     for n in range(1, buildings + 1):
         body = {"id": f"urn:ngsi-ld:Building:{n}", "type": "Building",
@@ -59,3 +64,29 @@ def good_dataset(n: int = 1, **changes: Any) -> dict[str, Any]:
     }
     doc.update(changes)
     return doc
+
+
+@contextmanager
+def serve_files(folder: Path) -> Iterator[str]:
+    """Serve the files of `folder` over HTTP on loopback, with RDF media types; yield the URL."""
+
+    class Handler(SimpleHTTPRequestHandler):
+        extensions_map: ClassVar[dict[str, str]] = {
+            ".ttl": "text/turtle", ".rdf": "application/rdf+xml",
+            ".jsonld": "application/ld+json", ".json": "application/json"}
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(folder), **kwargs)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)

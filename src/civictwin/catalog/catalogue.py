@@ -118,8 +118,8 @@ class Catalogue:
         return Refresh(tenant, len(derived), len(history), now)
 
     # -- harvested datasets --------------------------------------------------------------
-    def replace_harvested(self, tenant: str, source: str,
-                          datasets: list[Dataset]) -> dict[str, list[str]]:
+    def replace_harvested(self, tenant: str, source: str, datasets: list[Dataset],
+                          remove_missing: bool = True) -> dict[str, list[str]]:
         """Store what one harvest of `source` found; drop what it no longer lists."""
         before = {r.id: r for r in self.rows.from_source(tenant, source)}
         added, updated, unchanged, refused = [], [], [], []
@@ -141,7 +141,7 @@ class Catalogue:
             rows.append(row)
         self.rows.put(rows)
         listed = {d.id for d in datasets}
-        removed = sorted(set(before) - listed)
+        removed = sorted(set(before) - listed) if remove_missing else []
         self.rows.delete(tenant, removed)
         return {"added": added, "updated": updated, "unchanged": unchanged,
                 "removed": removed, "conflicts": refused}
