@@ -16,7 +16,7 @@ from civictwin import __version__
 from civictwin.catalog import api as catalog_api
 from civictwin.config import Settings
 from civictwin.config import settings as load_settings
-from civictwin.dataspace import auth, dsp_api
+from civictwin.dataspace import audit_api, auth, consent_api, dsp_api
 from civictwin.errors import (
     BadRequestData,
     CivicTwinError,
@@ -64,6 +64,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(subscriptions_api.router)
     app.include_router(catalog_api.router)
     app.include_router(dsp_api.router)
+    app.include_router(audit_api.router)
+    app.include_router(consent_api.router)
     auth.install(app)
     _error_handlers(app)
     return app

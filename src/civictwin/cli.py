@@ -12,8 +12,10 @@ from rich.console import Console
 
 from civictwin.catalog.cli import catalog_app
 from civictwin.config import Settings, load_settings
+from civictwin.dataspace.consent_cli import consent_app
 from civictwin.dataspace.dsp_cli import dsp_app
 from civictwin.dataspace.participants_cli import participants_app
+from civictwin.dataspace.policy_cli import audit_app, policy_app
 from civictwin.errors import CivicTwinError
 from civictwin.ingest.cli import ingest_app
 
@@ -23,6 +25,9 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(participants_app, name="participants")
 app.add_typer(dsp_app, name="dsp")
+app.add_typer(policy_app, name="policy")
+app.add_typer(audit_app, name="audit")
+app.add_typer(consent_app, name="consent")
 err = Console(stderr=True, soft_wrap=True)
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides the setting.")]

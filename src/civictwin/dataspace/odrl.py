@@ -305,7 +305,7 @@ def evaluate(policy: Policy, request: AccessRequest,
             continue
         holds, why = checker.rule_applies(rule, policy)
         if holds is True:
-            return Decision(False, rule.label, f"prohibited: {rule_sentence(rule, policy)}")
+            return Decision(False, rule.label, rule_sentence(rule, policy))
         if holds is None:
             return Decision(False, rule.label, "a prohibition may apply and the request does "
                             f"not say enough to rule it out ({why}): "
@@ -317,7 +317,7 @@ def evaluate(policy: Policy, request: AccessRequest,
         holds, why = checker.rule_applies(rule, policy)
         if holds is True:
             duties = rule.duties + policy.obligations
-            return Decision(True, rule.label, f"allowed: {rule_sentence(rule, policy)}",
+            return Decision(True, rule.label, rule_sentence(rule, policy),
                             tuple(duty_phrase(d) for d in duties), duties)
         failures.append(f"{rule.label}: {why}")
     if not failures:

@@ -29,6 +29,7 @@ from civictwin.ngsild.qlang import And, Node, Or, TypeName, parse_q, parse_scope
 from civictwin.ngsild.qlang import parse_type_selection as parse_types
 from civictwin.ngsild.render import RenderOptions, render_entity
 from civictwin.store.base import Entity, EntityQuery, EntityWrite, Store
+from civictwin.store.consent import withheld_among
 from civictwin.store.outbox import Notice, NotificationStore, SubscriptionRow, parse_stamp, stamp
 from civictwin.store.qsql import compile_q, compile_scope
 from civictwin.store.schema import entities
@@ -210,6 +211,9 @@ class Subscriptions:
     def _match(self, conn: Connection, tenant: str, writes: list[EntityWrite]) -> None:
         now = datetime.now(UTC)
         rows = self.records.watching(conn, tenant, stamp(now))
+        if rows:  # entities withheld by a withdrawn or expired consent do not notify
+            hidden = withheld_among(conn, tenant, [w.after.id for w in writes if w.after])
+            writes = [w for w in writes if w.after is None or w.after.id not in hidden]
         notices: list[Notice] = []
         for row in rows:
             sub = self.compiled(row)

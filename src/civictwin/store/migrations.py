@@ -55,7 +55,9 @@ def _v9_dataspace(conn: Connection) -> None:
 
 def _v10_policy(conn: Connection) -> None:
     """Create the audit trail and consent tables."""
-    schema.metadata.create_all(conn, tables=[schema.audit_log, schema.audit_heads])
+    tables = [schema.audit_log, schema.audit_heads, schema.consent_records,
+              schema.consent_events, schema.consent_exclusions]
+    schema.metadata.create_all(conn, tables=tables)
 
 
 def _v11_catalog(conn: Connection) -> None:

@@ -384,3 +384,44 @@ audit_heads = Table(
     Column("seq", BigInteger, nullable=False),
     Column("hash", String, nullable=False),
 )
+
+# Consent records (ISO/IEC TS 27560): the record whole in `doc`, the columns queries need
+# beside it, and its event log. `consent_exclusions` says from when an entity covered by a
+# consent is withheld: the moment of withdrawal, or the expiry of a consent that has one.
+consent_records = Table(
+    "consent_records",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("id", String, primary_key=True),
+    Column("subject", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("given_at", String, nullable=False),
+    Column("expires_at", String),
+    Column("modified_at", String, nullable=False),
+    Column("doc", Text, nullable=False),
+    Index("ix_consent_records_subject", "tenant", "subject"),
+    Index("ix_consent_records_due", "status", "expires_at"),
+)
+
+consent_events = Table(
+    "consent_events",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("tenant", String, nullable=False),
+    Column("consent_id", String, nullable=False),
+    Column("event", String, nullable=False),
+    Column("at", String, nullable=False),
+    Column("actor", String, nullable=False),
+    Column("detail", Text, nullable=False),
+    Index("ix_consent_events_consent", "tenant", "consent_id", "pk"),
+)
+
+consent_exclusions = Table(
+    "consent_exclusions",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("entity_id", String, primary_key=True),
+    Column("consent_id", String, primary_key=True),
+    Column("from_at", String, nullable=False),
+    Index("ix_consent_exclusions_from", "tenant", "from_at"),
+)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Engine,
     Select,
     TableClause,
+    and_,
     delete,
     exists,
     func,
@@ -35,6 +36,7 @@ from civictwin.store.base import (
     StoredContext,
     WriteListener,
 )
+from civictwin.store.consent import withheld_filter, withheld_pk_filter
 from civictwin.store.index import index_rows
 from civictwin.store.migrations import MIGRATIONS
 from civictwin.store.qsql import compile_q, compile_scope, compile_types
@@ -264,13 +266,14 @@ class SqlStore:
         """Return one entity, or None."""
         stmt = select(entities).where(entities.c.tenant == tenant, entities.c.id == entity_id)
         with self.engine.connect() as conn:
-            row = conn.execute(stmt).first()
+            row = conn.execute(stmt.where(*withheld_filter(conn, tenant, entities.c.id))).first()
         return _entity(row) if row is not None else None
 
     def query_entities(self, tenant: str, query: EntityQuery) -> QueryResult:
         """Return the page of entities matching `query`, ordered by id."""
         where = _conditions(tenant, query)
         with self.engine.connect() as conn:
+            where += withheld_filter(conn, tenant, entities.c.id)  # consent withdrawn/expired
             if query.geo is not None:
                 where.append(self._geo_filter(conn, query.geo, tenant))
             count = None
@@ -289,12 +292,14 @@ class SqlStore:
         stmt = (select(entity_types.c.type, func.count()).where(entity_types.c.tenant == tenant)
                 .group_by(entity_types.c.type).order_by(entity_types.c.type))
         with self.engine.connect() as conn:
+            stmt = stmt.where(*withheld_pk_filter(conn, tenant, entity_types.c.entity_pk))
             return {r[0]: int(r[1]) for r in conn.execute(stmt)}
 
     def attribute_summary(self, tenant: str) -> dict[str, dict[str, Any]]:
         """Return per attribute IRI: entity count, the entity types and attribute kinds."""
         av, et = attribute_values, entity_types
-        base = av.c.tenant == tenant
+        with self.engine.connect() as conn:  # entities of lapsed consents are not counted
+            base = and_(av.c.tenant == tenant, *withheld_pk_filter(conn, tenant, av.c.entity_pk))
         counts = (select(av.c.name, func.count(av.c.entity_pk.distinct()))
                   .where(base, av.c.sub == "").group_by(av.c.name))
         kinds = select(av.c.name, av.c.kind).where(base, av.c.sub == "").distinct()

@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TIMESTAMP
 
 from civictwin.store.base import Entity, EntityWrite, Instance
+from civictwin.store.consent import withheld_filter
 from civictwin.store.schema import attribute_instances, temporal_entities, temporal_series
 
 SYSTEM_KEYS = ("createdAt", "modifiedAt", "observedAt", "instanceId")
@@ -306,9 +307,10 @@ class TemporalStore:
         te = temporal_entities.c
         found: dict[str, list[str]] = {}
         with self.engine.connect() as conn:
+            hidden = withheld_filter(conn, tenant, te.entity_id)  # consent withdrawn/expired
             for start in range(0, len(ids), 500):
                 stmt = select(te.entity_id, te.type).where(
-                    te.tenant == tenant, te.entity_id.in_(ids[start: start + 500])
+                    te.tenant == tenant, te.entity_id.in_(ids[start: start + 500]), *hidden
                 ).order_by(te.entity_id, te.type)
                 for r in conn.execute(stmt):
                     found.setdefault(r.entity_id, []).append(r.type)
@@ -330,6 +332,7 @@ class TemporalStore:
             stmt = stmt.where(select(ts.entity_id).where(
                 ts.tenant == tenant, ts.entity_id == te.entity_id, ts.attr.in_(attrs)).exists())
         with self.engine.connect() as conn:
+            stmt = stmt.where(*withheld_filter(conn, tenant, te.entity_id))  # consent lapsed
             total = conn.execute(select(func.count()).select_from(stmt.subquery())).scalar()
             page = conn.execute(stmt.order_by(te.entity_id).limit(limit).offset(offset))
             return [r.entity_id for r in page], int(total or 0)
