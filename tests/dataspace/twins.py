@@ -89,7 +89,7 @@ def _toml(path: Path, values: dict[str, Any]) -> Path:
 
 @contextmanager
 def two_twins(provider_store: Store, consumer_store: Store, consumer_db: str, tmp_path: Path,
-              tenant: str) -> Iterator[tuple[Side, Side]]:
+              tenant: str, **provider_settings: Any) -> Iterator[tuple[Side, Side]]:
     """Serve a provider (data in `tenant`) and a consumer that have registered each other."""
     suffix = uuid.uuid4().hex[:8]
     ports = {"provider": free_port(), "consumer": free_port()}
@@ -97,6 +97,7 @@ def two_twins(provider_store: Store, consumer_store: Store, consumer_db: str, tm
                      "signing_key_file": str(tmp_path / f"{side}.pem"),
                      "host": "127.0.0.1", "port": ports[side]}
               for side in ports}
+    values["provider"].update(provider_settings)
     keys = {side: ensure_identity(Settings(**v)) for side, v in values.items()}
     p_id, c_id = values["provider"]["participant_id"], values["consumer"]["participant_id"]
     at_provider, at_consumer = Participants(provider_store), Participants(consumer_store)
@@ -119,9 +120,9 @@ def two_twins(provider_store: Store, consumer_store: Store, consumer_db: str, tm
             served = {k: v for k, v in values[side].items() if k != "port"}
             url = stack.enter_context(serve_twin(store, ports[side], wrap, auth_required=True,
                                                  **served))
-            config = _toml(tmp_path / f"{side}.toml", {**values[side], "database_url":
-                                                       consumer_db if side == "consumer"
-                                                       else "sqlite://"})
+            database = consumer_db if side == "consumer" else \
+                store.engine.url.render_as_string(hide_password=False)  # type: ignore[attr-defined]
+            config = _toml(tmp_path / f"{side}.toml", {**values[side], "database_url": database})
             sides.append(Side(url, Settings(**values[side]), config, store, key, recorder[0]))
         yield sides[0], sides[1]
 

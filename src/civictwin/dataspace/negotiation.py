@@ -130,6 +130,9 @@ class Negotiations:
         msg = check(body, "ContractRequestMessage")
         if pid is not None:
             current = self._mine(pid, sender, PROVIDER, msg)
+            if msg["offer"].get("target", current.dataset_id) != current.dataset_id:
+                raise BadRequestData(f"offer.target must stay {current.dataset_id}, the dataset "
+                                     "under negotiation")
             changed = self._apply(current, "ContractRequestMessage", CONSUMER, sender.id,
                                   {"offer": json.dumps(msg["offer"]),
                                    "consumer_pid": msg["consumerPid"]})
@@ -175,6 +178,8 @@ class Negotiations:
         if msg["eventType"] == FINALIZED:
             changes["agreement_status"] = "active"
         changed = self._apply(current, msg["eventType"], side, sender.id, changes)
+        if msg["eventType"] == ACCEPTED and self.settings.dsp_auto_agree:
+            return changed, lambda: self.agree(pid)  # the consumer took our own offer
         return changed, None
 
     def receive_verification(self, sender: Participant, pid: str,
@@ -225,6 +230,9 @@ class Negotiations:
         if agreement["target"] != current.dataset_id:
             raise BadRequestData(f"the agreement's target {agreement['target']} is not the "
                                  f"dataset {current.dataset_id} under negotiation")
+        if _rules(agreement) != _rules(current.offer):
+            raise BadRequestData("the agreement's rules are not those of the offer on the "
+                                 "table; this consumer verifies only what it asked for")
         if agreement["assignee"] != self.settings.participant_id:
             raise BadRequestData(f"the agreement's assignee {agreement['assignee']} is not "
                                  f"this participant ({self.settings.participant_id})")
@@ -379,6 +387,10 @@ class Negotiations:
         dsp_client.post(self.settings, current.counterparty, url, body)
         return self._apply(current, kind, current.role, self.settings.participant_id, changes,
                            {"reason": members.get("reason")} if kind == TERMINATION else None)
+
+
+def _rules(policy: dict[str, Any]) -> dict[str, Any]:
+    return {k: policy.get(k) for k in ("permission", "prohibition", "obligation")}
 
 
 def _terms(offer: dict[str, Any]) -> dict[str, Any]:
