@@ -244,6 +244,7 @@ def test_a_counter_offer_is_accepted_then_agreed_by_hand(store: Store, tmp_path:
             _until(lambda: consumer.get(asked.pid).state == "FINALIZED")
             agreement = consumer.get(asked.pid).agreement
             assert agreement is not None and agreement["permission"] == counter["permission"]
+            _at_most_three_reads(prov, cons, tenant, agreement["@id"])
             with pytest.raises(InvalidStateTransition):
                 consumer.terminate(asked.pid, "too late")
             second = consumer.request(prov.settings.participant_id, dataset, offered)
@@ -256,3 +257,22 @@ def test_a_counter_offer_is_accepted_then_agreed_by_hand(store: Store, tmp_path:
                 "ContractOfferMessage", "ContractNegotiationTerminationMessage"})
     finally:
         consumer_store.close()
+
+
+def _at_most_three_reads(prov: Side, cons: Side, tenant: str, agreement: str) -> None:
+    _fill(prov, tenant)
+    transfers = Transfers(cons.store, cons.settings)
+    started = transfers.request(agreement)
+    _until(lambda: transfers.get(started.pid).state == "STARTED")
+    address = transfers.get(started.pid).data_address
+    assert address is not None
+    token = {p["name"]: p["value"] for p in address["endpointProperties"]}["authorization"]
+    data = {"endpoint": address["endpoint"], "token": token}
+    geojson = httpx.get(f"{data['endpoint']}/entities", headers={
+        "Authorization": f"Bearer {token}", "Accept": "application/geo+json", **PURPOSE})
+    assert geojson.status_code == 200 and geojson.json()["type"] == "FeatureCollection"
+    assert len(geojson.json()["features"]) == 3
+    assert _get(data, "/types").status_code == 200
+    assert _get(data, "/entities/urn:ngsi-ld:Building:2").status_code == 200
+    fourth = _get(data, "/entities")
+    assert fourth.status_code == 403 and "3 prior uses" in fourth.json()["detail"], fourth.text
