@@ -73,9 +73,11 @@ class Settings(BaseSettings):
         "acts as the operator.",
     )
     public_paths: tuple[str, ...] = Field(
-        ("/.well-known/dspace-version", "/docs", "/redoc", "/openapi.json"),
-        description="Paths (and everything below them) served without a credential, comma "
-        "separated.",
+        ("/.well-known/dspace-version", "/docs", "/redoc", "/openapi.json", "/catalog",
+         "/api/3/action"),
+        description="Paths (and everything below them) anyone may read (GET) without a "
+        "credential, comma separated: by default the protocol version, the API docs and the "
+        "DCAT / CKAN catalogue. Writes always need a credential.",
     )
     anonymous_read: tuple[str, ...] = Field(
         (),

@@ -67,8 +67,11 @@ def good_dataset(n: int = 1, **changes: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def serve_files(folder: Path) -> Iterator[str]:
-    """Serve the files of `folder` over HTTP on loopback, with RDF media types; yield the URL."""
+def serve_files(folder: Path, seen: list[str] | None = None) -> Iterator[str]:
+    """Serve the files of `folder` over HTTP on loopback, with RDF media types; yield the URL.
+
+    Each requested path is appended to `seen` when given.
+    """
 
     class Handler(SimpleHTTPRequestHandler):
         extensions_map: ClassVar[dict[str, str]] = {
@@ -80,6 +83,11 @@ def serve_files(folder: Path) -> Iterator[str]:
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
+
+        def do_GET(self) -> None:
+            if seen is not None:
+                seen.append(self.path)
+            super().do_GET()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

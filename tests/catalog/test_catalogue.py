@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -61,6 +63,16 @@ def test_a_bad_dataset_names_every_problem_and_stores_nothing(store: Store,
     assert catalogue.rows.get(tenant, bad["id"]) is None
 
 
+def test_offers_are_checked_as_odrl(store: Store, tenant: str) -> None:
+    catalogue = Catalogue(store)
+    offer = {"@id": "urn:uuid:o", "@type": "Offer", "permission": [{"action": "use", "constraint": [
+        {"leftOperand": "purpose", "operator": "eq"}]}]}
+    with pytest.raises(InvalidDataset) as caught:
+        catalogue.publish(tenant, good_dataset(offers=[offer, {"@type": "Offer"}]))
+    assert [p.field for p in caught.value.problems] == ["offers[0]", "offers[1].@id"]
+    assert "rightOperand" in caught.value.problems[0].problem
+
+
 def test_the_twin_describes_itself(client: TestClient, store: Store, tenant: str) -> None:
     fill_twin(client)
     catalogue = Catalogue(store)
@@ -88,7 +100,8 @@ def test_a_refresh_keeps_offers_and_drops_types_that_went(client: TestClient, st
     catalogue.refresh(tenant)
     key = tenant or "default"
     building = catalogue.get_dataset(tenant, f"urn:civictwin:dataset:{key}:Building")
-    building.offers = [{"@id": "urn:uuid:offer-b", "@type": "Offer", "permission": []}]
+    building.offers = [{"@id": "urn:uuid:offer-b", "@type": "Offer",
+                        "permission": [{"action": "use"}]}]
     building.access_rights = "RESTRICTED"
     catalogue.put_dataset(tenant, building)
     assert client.post("/ngsi-ld/v1/entities", json={
@@ -120,3 +133,16 @@ def test_published_ids_may_not_take_over_derived_ones(client: TestClient, store:
 def test_dataset_json_round_trips() -> None:
     dataset = Dataset(id="urn:x:1", title="t", description="d", publisher="p")
     assert Dataset.from_json(dataset.to_json()) == dataset
+
+
+def test_stale_reads_refresh_in_the_background(client: TestClient, store: Store,
+                                               tenant: str) -> None:
+    catalogue = Catalogue(store, Settings(catalog_refresh_seconds=0), background=True)
+    assert catalogue.list_datasets(tenant) == []  # the first read derives at once
+    fill_twin(client, meters=0)
+    catalogue.list_datasets(tenant)  # stale: answered from the store, refreshed in a thread
+    for thread in threading.enumerate():
+        if thread.name.startswith("catalogue-refresh-"):
+            thread.join(30)
+    key = tenant or "default"
+    assert catalogue.rows.get(tenant, f"urn:civictwin:dataset:{key}:Building") is not None

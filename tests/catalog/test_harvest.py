@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +116,18 @@ def test_an_unreachable_source_changes_nothing(client: TestClient, store: Store,
         harvest(Catalogue(store), tenant, dead)
     assert client.post("/catalog/harvests", json={"url": "ftp://x"}).status_code == 400
     assert client.get("/catalog/harvests").json() == []
+
+
+def test_remote_json_ld_contexts_are_never_fetched(client: TestClient, tmp_path: Path) -> None:
+    fetched: list[str] = []
+    (tmp_path / "ctx.jsonld").write_text('{"@context": {"dct": "http://purl.org/dc/terms/"}}')
+    with serve_files(tmp_path, seen=fetched) as url:
+        doc = {"@context": [f"{url}/ctx.jsonld", {"dcat": str(DCAT)}], "@id": EX + "ctx",
+               "@type": "dcat:Dataset", "dct:title": "Uses a remote context"}
+        (tmp_path / "feed.jsonld").write_text(json.dumps(doc))
+        posted = client.post("/catalog/datasets", content=json.dumps(doc),
+                             headers={"Content-Type": "application/ld+json"})
+        assert posted.status_code == 400 and "never fetches" in posted.json()["detail"]
+        harvested = client.post("/catalog/harvests", json={"url": f"{url}/feed.jsonld"})
+        assert harvested.status_code == 502 and "never fetches" in harvested.json()["detail"]
+    assert fetched == ["/feed.jsonld"]  # the feed itself, never its context

@@ -168,3 +168,24 @@ def _members(row: object) -> dict[str, object]:
     return {"seq": r.seq, "at": r.at, "tenant": r.tenant, "actor": r.actor,  # type: ignore[attr-defined]
             "action": r.action, "subject": r.subject,  # type: ignore[attr-defined]
             "detail": json.loads(r.detail), "prev": r.prev_hash}  # type: ignore[attr-defined]
+
+
+def test_policy_decisions_are_audited(store: Store, tenant: str) -> None:
+    from datetime import UTC, datetime
+
+    from civictwin.dataspace.odrl import AccessRequest, evaluate, parse_policy
+
+    policy = parse_policy({"@id": "urn:offer:9", "@type": "Offer", "permission": [
+        {"action": "use", "constraint": [
+            {"leftOperand": "purpose", "operator": "eq", "rightOperand": "research"}]}]})
+    log = AuditLog(store)
+    for purpose in ("research", "marketing"):
+        request = AccessRequest(at=datetime(2026, 1, 1, tzinfo=UTC), purpose=purpose,
+                                assignee="urn:p:uni")
+        log.record_decision(tenant, "urn:p:uni", "urn:dataset:1", policy.uid,
+                            evaluate(policy, request), request)
+    entries, _ = log.entries(tenant)
+    assert [e.action for e in entries] == ["access.denied", "access.allowed"]
+    assert entries[0].detail["rule"] == "no-permission"
+    assert entries[0].detail["purpose"] == "marketing"
+    assert entries[1].detail["policy"] == "urn:offer:9" and log.count(tenant) == 2

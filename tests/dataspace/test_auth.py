@@ -59,10 +59,14 @@ def test_no_credential_is_401_with_a_challenge_everywhere(app_client: TestClient
         assert problem["instance"] == path.split("?")[0]
 
 
-def test_public_paths_need_no_credential(app_client: TestClient) -> None:
+def test_public_paths_may_be_read_without_a_credential(app_client: TestClient) -> None:
     assert app_client.get("/.well-known/dspace-version").status_code == 200
     assert app_client.get("/openapi.json").status_code == 200
     assert app_client.get("/docs").status_code == 200
+    assert app_client.get("/catalog").status_code == 200
+    assert app_client.post("/catalog/datasets", json={}).status_code == 401
+    bad = app_client.get("/catalog", headers=_bearer("ctk_bad.key"))
+    assert bad.status_code == 401
 
 
 def test_a_router_added_later_is_protected_too(store: Store, tenant: str) -> None:

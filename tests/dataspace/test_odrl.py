@@ -162,6 +162,14 @@ def test_a_prohibition_that_might_apply_denies() -> None:
     assert not evaluate(policy, ask(purpose="marketing")).allowed
 
 
+def test_remedies_of_prohibitions_are_described() -> None:
+    doc = offer()
+    doc["prohibition"] = [{"action": "distribute", "remedy": [{"action": "delete"}]}]
+    text = describe(parse_policy(doc))
+    assert "Nobody may distribute this dataset.\n     If they do, they must delete the data." \
+        in text
+
+
 def test_actions_use_covers_all_but_transfer() -> None:
     policy = parse_policy(offer())
     assert evaluate(policy, ask(action="aggregate")).allowed

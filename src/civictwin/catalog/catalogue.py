@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,12 +16,15 @@ from civictwin.catalog.model import (
     DataService,
     Dataset,
 )
+from civictwin.catalog.twin import tenant_key
 from civictwin.catalog.validate import dataset_from_document, validate
 from civictwin.config import Settings
 from civictwin.errors import Conflict, ResourceNotFound
 from civictwin.store import Store
 from civictwin.store.catalog import CatalogStore, DatasetRow
 from civictwin.store.outbox import parse_stamp, stamp
+
+log = logging.getLogger("civictwin.catalog")
 
 
 @dataclass(frozen=True)
@@ -33,12 +38,21 @@ class Refresh:
 
 
 class Catalogue:
-    """DCAT-AP datasets per tenant, kept in the store."""
+    """DCAT-AP datasets per tenant, kept in the store.
 
-    def __init__(self, store: Store, settings: Settings | None = None) -> None:
+    Reads re-derive the twin's own datasets once they are older than
+    `catalog_refresh_seconds`; with `background`, a stale read answers from what is stored
+    and the refresh runs in a thread (one per tenant at a time), so readers never wait for it.
+    """
+
+    def __init__(self, store: Store, settings: Settings | None = None,
+                 background: bool = False) -> None:
         self.store = store
         self.settings = settings or Settings()
         self.rows = CatalogStore(store)
+        self.background = background
+        self._refreshing: set[str] = set()
+        self._lock = threading.Lock()
 
     # -- reading -------------------------------------------------------------------------
     def list_datasets(self, tenant: str, limit: int = 100, offset: int = 0) -> list[Dataset]:
@@ -99,8 +113,26 @@ class Catalogue:
         """Derive the tenant's own datasets again if they are older than the refresh setting."""
         last = self.rows.refreshed_at(tenant)
         limit = timedelta(seconds=self.settings.catalog_refresh_seconds)
-        if last is None or datetime.now(UTC) - parse_stamp(last) >= limit:
+        if last is not None and datetime.now(UTC) - parse_stamp(last) < limit:
+            return
+        if last is None or not self.background:
             self.refresh(tenant)
+            return
+        with self._lock:
+            if tenant in self._refreshing:
+                return
+            self._refreshing.add(tenant)
+        threading.Thread(target=self._refresh_quietly, args=(tenant,), daemon=True,
+                         name=f"catalogue-refresh-{tenant_key(tenant)}").start()
+
+    def _refresh_quietly(self, tenant: str) -> None:
+        try:
+            self.refresh(tenant)
+        except Exception:  # a failed background refresh leaves the stored datasets in place
+            log.exception("refreshing the catalogue of tenant %r failed", tenant)
+        finally:
+            with self._lock:
+                self._refreshing.discard(tenant)
 
     def refresh(self, tenant: str) -> Refresh:
         """Derive the tenant's datasets from its entity types and history, now."""

@@ -110,8 +110,7 @@ def list_datasets(config: ConfigOpt = None, database_url: DbOpt = None,
                   tenant: TenantOpt = "") -> None:
     """List the catalogue's datasets: id, origin and title."""
     for dataset in _catalogue(config, database_url).all_datasets(tenant):
-        out.print(f"{dataset.id}\t{dataset.origin}\t{dataset.title}", highlight=False,
-                  markup=False)
+        typer.echo(f"{dataset.id}\t{dataset.origin}\t{dataset.title}")
 
 
 @catalog_app.command()
@@ -132,7 +131,8 @@ def export(config: ConfigOpt = None, database_url: DbOpt = None, tenant: TenantO
            ) -> None:
     """Print the whole catalogue as DCAT-AP RDF."""
     from civictwin.catalog import rdf
-    from civictwin.catalog.api import FORMATS, catalogue_page
+    from civictwin.catalog.api import catalogue_page
+    from civictwin.catalog.http import FORMATS
 
     fmt = FORMATS.get(format.lower())
     if fmt is None or fmt == "json":

@@ -291,7 +291,7 @@ def _distribution(g: Graph, dist: Distribution, services: set[str]) -> Node:
 def _offer(g: Graph, offer: dict[str, Any]) -> URIRef:
     doc = {k: v for k, v in offer.items() if k != "@context"}
     doc["@context"] = ODRL_CONTEXT
-    g.parse(data=json.dumps(doc), format="json-ld")
+    g += Graph().parse(data=json.dumps(doc), format="json-ld")  # keeps g's prefixes
     node = URIRef(offer["@id"])
     g.add((node, RDF.type, ODRL.Offer))
     return node

@@ -7,6 +7,7 @@ others still count.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,12 +43,51 @@ def parse_rdf(text: str | bytes, media_type: str, base: str | None = None) -> Gr
     if fmt is None:
         raise BadRequestData(f"media type {media_type!r} is not RDF this catalogue reads "
                              f"({', '.join(sorted(set(RDF_FORMATS)))})")
+    if fmt == "json-ld":
+        refuse_remote_contexts(text)
     graph = Graph()
     try:
         graph.parse(data=text, format=fmt, publicID=base)
     except Exception as exc:  # rdflib raises many kinds; all mean the document is unreadable
         raise BadRequestData(f"the {fmt} document is not readable: {exc}") from exc
     return graph
+
+
+def refuse_remote_contexts(text: str | bytes) -> None:
+    """Refuse a JSON-LD document whose @context would have to be fetched (or is not JSON)."""
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise BadRequestData(f"the JSON-LD document is not JSON: {exc}") from exc
+    remote = _remote_context(doc)
+    if remote is not None:
+        raise BadRequestData(f"the JSON-LD document refers to the @context {remote!r}; the "
+                             "catalogue never fetches remote contexts: send it inline (or "
+                             "send Turtle or RDF/XML)")
+
+
+def _remote_context(node: Any) -> str | None:
+    if isinstance(node, list):
+        return next((r for r in map(_remote_context, node) if r is not None), None)
+    if not isinstance(node, dict):
+        return None
+    for key, value in node.items():
+        if key in ("@context", "@import"):
+            found = _context_reference(value)
+            if found is not None:
+                return found
+        found = _remote_context(value)
+        if found is not None:
+            return found
+    return None
+
+
+def _context_reference(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return next((r for r in map(_context_reference, value) if r is not None), None)
+    return _remote_context(value) if isinstance(value, dict) else None
 
 
 def read_datasets(graph: Graph, origin: str, source: str | None = None) -> Reading:

@@ -13,16 +13,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import Connection
 
 from civictwin.errors import BadRequestData
 from civictwin.store.audit import AuditFilter, AuditRow, AuditTable
 from civictwin.store.base import Store
+
+if TYPE_CHECKING:
+    from civictwin.dataspace.odrl_model import AccessRequest, Decision
 
 GENESIS = "0" * 64
 _ACTION = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z][A-Za-z0-9_-]*)+$")
@@ -120,14 +123,35 @@ class AuditLog:
             detail=canonical_json(detail), prev_hash=prev, hash=entry.hash), head is None)
         return entry
 
-    def verify(self, tenant: str | None = None) -> AuditReport:
+    def record_decision(self, tenant: str, actor: str, subject: str, policy_id: str,
+                        decision: Decision, request: AccessRequest | None = None,
+                        conn: Connection | None = None) -> AuditEntry:
+        """Audit a policy decision as access.allowed / access.denied (in `conn` if given)."""
+        detail: dict[str, Any] = {"policy": policy_id, "rule": decision.rule,
+                                  "reason": decision.reason, "duties": list(decision.duties)}
+        if request is not None:
+            detail.update(requested=request.action, purpose=request.purpose,
+                          assignee=request.assignee, form=request.form,
+                          at=request.at.isoformat())
+        action = "access.allowed" if decision.allowed else "access.denied"
+        if conn is not None:
+            return self.record_in(conn, tenant, actor, action, subject, detail)
+        return self.record(tenant, actor, action, subject, detail)
+
+    def count(self, tenant: str | None = None) -> int:
+        """Return how many entries one tenant's chain (or every chain) holds."""
+        return self.table.count(tenant)
+
+    def verify(self, tenant: str | None = None,
+               progress: Callable[[int], None] | None = None) -> AuditReport:
         """Check one tenant's chain (or every chain); name the first bad entry."""
         tenants = [tenant] if tenant is not None else self.table.tenants()
         heads: dict[str, str] = {}
         total = 0
         for name in tenants:
             stored = self.table.stored_head(name)
-            report = verify_chain(name, (_entry(r) for r in self.table.chain(name)), stored)
+            rows = self.table.chain(name)
+            report = verify_chain(name, (_entry(r) for r in _counted(rows, progress)), stored)
             if not report.ok:
                 return report
             total += report.entries
@@ -210,6 +234,14 @@ def verify_export(lines: Iterable[str]) -> AuditReport:
         return _bad(tenant, len(entries) + 1, "the export has no head line (truncated)")
     tenant = str(head_line.get("tenant", tenant))
     return verify_chain(tenant, iter(entries), (int(head_line["entries"]), head_line["head"]))
+
+
+def _counted(rows: Iterable[AuditRow],
+             progress: Callable[[int], None] | None) -> Iterator[AuditRow]:
+    for row in rows:
+        yield row
+        if progress is not None:
+            progress(1)
 
 
 def _bad(tenant: str, seq: int, problem: str) -> AuditReport:

@@ -1,7 +1,8 @@
 """Authentication for the whole app: API keys, signed tokens (JWT) and transfer access tokens.
 
 `DataspaceGate` is an ASGI middleware, so every route — every router included now or later,
-and mounted apps — is behind it except the configured public paths. It puts the
+and mounted apps — is behind it except reads (GET, HEAD) of the configured public paths made
+without a credential; a credential, where given, is always checked. It puts the
 authenticated `Principal` in the request state; `current_participant` reads it there.
 A participant acts in its own tenant (the NGSILD-Tenant header is filled in when absent, and
 may name another tenant only for an operator). A bearer token minted for a transfer is handed
@@ -38,6 +39,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 TRANSFER_TOKEN_PREFIX = "ctt_"  # noqa: S105 (a prefix, not a secret)
 ALGORITHMS = ["EdDSA", "ES256"]
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ class DataspaceGate:
             return
         state = scope["app"].state
         settings: Settings = state.settings
-        if _public(scope["path"], settings.public_paths):
+        if _public(scope, settings.public_paths):
             await self.app(scope, receive, send)
             return
         try:
@@ -100,7 +102,11 @@ class DataspaceGate:
         await self.app(scope, receive, send)
 
 
-def _public(path: str, public_paths: tuple[str, ...]) -> bool:
+def _public(scope: Scope, public_paths: tuple[str, ...]) -> bool:
+    """Whether a request reads a public path without presenting a credential."""
+    if scope["method"] not in SAFE_METHODS or _header(scope, b"authorization") is not None:
+        return False
+    path: str = scope["path"]
     return any(path == p or path.startswith(p.rstrip("/") + "/") for p in public_paths)
 
 

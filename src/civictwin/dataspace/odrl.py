@@ -67,8 +67,7 @@ def parse_policy(doc: Mapping[str, Any]) -> Policy:
     rules: dict[str, list[Rule]] = {}
     for key, kind_name in _RULE_KINDS:
         items = _list(doc, key, "policy")
-        rules[key] = [_rule(item, kind_name, f"{key}[{i}]", kind != "Agreement")
-                      for i, item in enumerate(items)]
+        rules[key] = [_rule(item, kind_name, f"{key}[{i}]") for i, item in enumerate(items)]
     if not (rules["permission"] or rules["prohibition"] or rules["obligation"]):
         raise BadRequestData("policy has no permission, prohibition or obligation")
     return Policy(uid=uid, type=kind, permissions=tuple(rules["permission"]),
@@ -114,14 +113,17 @@ def _party(doc: Mapping[str, Any], key: str, where: str) -> str | None:
     return value
 
 
-def _rule(doc: Mapping[str, Any], kind: str, where: str, duties_allowed: bool) -> Rule:
+def _rule(doc: Mapping[str, Any], kind: str, where: str) -> Rule:
     action, refinements = _action(doc.get("action"), where)
     constraints = tuple(_constraint(c, f"{where}.constraint[{i}]")
                         for i, c in enumerate(_list(doc, "constraint", where)))
+    # A permission's duties must be met to use it; a prohibition's remedies, if it is broken.
+    nested = {"permission": ("duty", "duty"), "prohibition": ("remedy", "remedy")}.get(kind)
     duties: list[Rule] = []
-    if kind == "permission":
-        duties = [_rule(d, "duty", f"{where}.duty[{i}]", duties_allowed)
-                  for i, d in enumerate(_list(doc, "duty", where))]
+    if nested is not None:
+        key, child = nested
+        duties = [_rule(d, child, f"{where}.{key}[{i}]")
+                  for i, d in enumerate(_list(doc, key, where))]
     uid = doc.get("@id", doc.get("uid"))
     if uid is not None and not isinstance(uid, str):
         raise BadRequestData(f"{where}: @id must be a string")

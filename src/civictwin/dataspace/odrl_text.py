@@ -42,7 +42,9 @@ def describe(policy: Policy, names: Mapping[str, str] | None = None) -> str:
             number += 1
             lines.append(f"  {number}. {rule_sentence(rule, policy, names)}")
             for duty in rule.duties:
-                lines.append(f"     In return they must {duty_phrase(duty)}.")
+                lead = "If they do, they must" if duty.kind == "remedy" else \
+                    "In return they must"
+                lines.append(f"     {lead} {duty_phrase(duty)}.")
     unknown = policy.unknown_terms()
     if unknown:
         lines.append("Warning: civictwin cannot evaluate " + ", ".join(sorted(set(unknown)))

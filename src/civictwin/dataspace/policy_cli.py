@@ -56,12 +56,21 @@ def _load_policy(path: Path) -> Policy:
 
 
 @policy_app.command("check")
-def check(file: PolicyArg) -> None:
+def check(file: PolicyArg,
+          names: Annotated[Path | None, typer.Option(
+              help="JSON object naming parties and areas by IRI, e.g. "
+              '{"urn:...:lumen": "The City of Lumen"}.')] = None) -> None:
     """Validate a policy and print what it says in plain English."""
     from civictwin.dataspace.odrl import describe
 
     policy = _load_policy(file)
-    out.print(describe(policy))
+    known: dict[str, str] = {}
+    if names is not None:
+        try:
+            known = {str(k): str(v) for k, v in json.loads(names.read_text()).items()}
+        except (OSError, ValueError, AttributeError) as exc:
+            _fail(f"{names}: not a JSON object of names ({exc})")
+    out.print(describe(policy, known))
     if policy.unknown_terms():
         err.print("[yellow]warning:[/yellow] the policy uses terms civictwin cannot evaluate; "
                   "requests they concern will be denied", markup=True)
@@ -125,11 +134,16 @@ def _store(config: Path | None, database_url: str | None) -> Store:
 def verify(config: ConfigOpt = None, database_url: DbOpt = None,
            tenant: TenantOpt = None) -> None:
     """Check every entry of the audit trail; exit 1 naming the first bad entry."""
+    from rich.progress import Progress
+
     from civictwin.dataspace.audit import AuditLog
 
     store = _store(config, database_url)
+    log = AuditLog(store)
     try:
-        report = AuditLog(store).verify(tenant)
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task("verifying the audit trail", total=log.count(tenant))
+            report = log.verify(tenant, lambda n: bar.advance(task, n))
     finally:
         store.close()
     if not report.ok:

@@ -84,6 +84,14 @@ class AuditTable:
         with self.engine.connect() as conn:
             return self.head(conn, tenant)
 
+    def count(self, tenant: str | None) -> int:
+        """Return how many entries a tenant's chain (or every chain) holds."""
+        stmt = select(func.count()).select_from(audit_log)
+        if tenant is not None:
+            stmt = stmt.where(audit_log.c.tenant == tenant)
+        with self.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar() or 0)
+
     def tenants(self) -> list[str]:
         """Return every tenant that has a chain (or entries), sorted."""
         stmt = union(select(audit_heads.c.tenant), select(audit_log.c.tenant))

@@ -179,16 +179,19 @@ class CatalogStore:
     def series_families(self, tenant: str) -> list[SeriesFamily]:
         """Return per (entity type, attribute) with history: entities and time span."""
         ts, te, ai = temporal_series.c, temporal_entities.c, attribute_instances.c
-        counts = (select(te.type, ts.attr, func.count(ts.entity_id.distinct()))
-                  .join(temporal_series, (ts.tenant == te.tenant) & (ts.entity_id == te.entity_id))
-                  .where(te.tenant == tenant).group_by(te.type, ts.attr)
-                  .order_by(te.type, ts.attr))
-        spans = (select(ai.attr, func.min(ai.observed_at), func.max(ai.observed_at))
-                 .where(ai.tenant == tenant).group_by(ai.attr))
+        # Each series' first and last instant is one seek on the series index, so the span
+        # costs one pair of seeks per series rather than a scan of every instance.
+        same = ((ai.tenant == ts.tenant) & (ai.entity_id == ts.entity_id)
+                & (ai.attr == ts.attr) & (ai.dataset_id == ts.dataset_id))
+        first = select(func.min(ai.observed_at)).where(same).scalar_subquery()
+        last = select(func.max(ai.observed_at)).where(same).scalar_subquery()
+        stmt = (select(te.type, ts.attr, func.count(ts.entity_id.distinct()), func.min(first),
+                       func.max(last))
+                .join(temporal_series, (ts.tenant == te.tenant) & (ts.entity_id == te.entity_id))
+                .where(te.tenant == tenant).group_by(te.type, ts.attr)
+                .order_by(te.type, ts.attr))
         with self.engine.connect() as conn:
-            span = {a: (lo, hi) for a, lo, hi in conn.execute(spans)}
-            return [SeriesFamily(t, a, int(n), *span.get(a, (None, None)))
-                    for t, a, n in conn.execute(counts)]
+            return [SeriesFamily(t, a, int(n), lo, hi) for t, a, n, lo, hi in conn.execute(stmt)]
 
     # -- harvest runs --------------------------------------------------------------------
     def record_harvest(self, tenant: str, source: str, started_at: str, finished_at: str,

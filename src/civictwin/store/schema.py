@@ -321,41 +321,6 @@ dsp_transfers = Table(
     Index("ix_dsp_transfers_agreement", "agreement_id"),
 )
 
-# Catalogue (civictwin.catalog): DCAT-AP datasets kept whole as JSON, one row per dataset per
-# tenant, with the columns listing and harvesting filter on; when each tenant's own datasets
-# were last derived from the twin; and one row per harvest run with its report.
-catalog_datasets = Table(
-    "catalog_datasets",
-    metadata,
-    Column("tenant", String, primary_key=True),
-    # Byte-order collation on PostgreSQL, so ids page in the same order as on SQLite.
-    Column("id", String().with_variant(String(collation="C"), "postgresql"), primary_key=True),
-    Column("origin", String, nullable=False),
-    Column("source", String),
-    Column("doc", Text, nullable=False),
-    Column("stored_at", String, nullable=False),
-    Index("ix_catalog_datasets_source", "tenant", "source", "id"),
-)
-
-catalog_refreshes = Table(
-    "catalog_refreshes",
-    metadata,
-    Column("tenant", String, primary_key=True),
-    Column("refreshed_at", String, nullable=False),
-)
-
-catalog_harvests = Table(
-    "catalog_harvests",
-    metadata,
-    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
-    Column("tenant", String, nullable=False),
-    Column("source", String, nullable=False),
-    Column("started_at", String, nullable=False),
-    Column("finished_at", String, nullable=False),
-    Column("report", Text, nullable=False),
-    Index("ix_catalog_harvests_source", "tenant", "source", "pk"),
-)
-
 # -- policy (civictwin.dataspace.audit, civictwin.dataspace.consent) -----------------------
 # The audit trail: one hash chain per tenant. Each entry's `hash` is SHA-256 over the canonical
 # JSON of the entry with the previous entry's hash (`prev_hash`); `audit_heads` holds each
@@ -424,4 +389,39 @@ consent_exclusions = Table(
     Column("consent_id", String, primary_key=True),
     Column("from_at", String, nullable=False),
     Index("ix_consent_exclusions_from", "tenant", "from_at"),
+)
+
+# Catalogue (civictwin.catalog): DCAT-AP datasets kept whole as JSON, one row per dataset per
+# tenant, with the columns listing and harvesting filter on; when each tenant's own datasets
+# were last derived from the twin; and one row per harvest run with its report.
+catalog_datasets = Table(
+    "catalog_datasets",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    # Byte-order collation on PostgreSQL, so ids page in the same order as on SQLite.
+    Column("id", String().with_variant(String(collation="C"), "postgresql"), primary_key=True),
+    Column("origin", String, nullable=False),
+    Column("source", String),
+    Column("doc", Text, nullable=False),
+    Column("stored_at", String, nullable=False),
+    Index("ix_catalog_datasets_source", "tenant", "source", "id"),
+)
+
+catalog_refreshes = Table(
+    "catalog_refreshes",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("refreshed_at", String, nullable=False),
+)
+
+catalog_harvests = Table(
+    "catalog_harvests",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("tenant", String, nullable=False),
+    Column("source", String, nullable=False),
+    Column("started_at", String, nullable=False),
+    Column("finished_at", String, nullable=False),
+    Column("report", Text, nullable=False),
+    Index("ix_catalog_harvests_source", "tenant", "source", "pk"),
 )
