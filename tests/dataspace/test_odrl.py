@@ -203,3 +203,39 @@ def test_actions_use_covers_all_but_transfer() -> None:
 def test_invalid_policies_name_the_fault(doc: dict[str, Any], fault: str) -> None:
     with pytest.raises(BadRequestData, match=fault.replace("[", r"\[").replace("]", r"\]")):
         parse_policy(doc)
+
+
+def test_every_operand_reads_plainly() -> None:
+    doc = offer(_c("spatial", "isAnyOf", ["urn:district:1", "urn:district:2"]),
+                _c("count", "lteq", 3), _c("recipient", "eq", LUMEN),
+                _c("civictwin:retention", "lteq", "P1Y6M"),
+                _c("elapsedTime", "gt", "PT12H"),
+                _c("dateTime", "gteq", "2026-01-01T08:00:00Z"),
+                {"or": [_c("purpose", "isAnyOf", ["research", "teaching"]),
+                        _c("civictwin:aggregation", "eq", "aggregate")]},
+                {"xone": [_c("purpose", "neq", "marketing"), _c("count", "gt", 1)]})
+    text = describe(parse_policy(doc), {"urn:district:1": "the Old Town", LUMEN: "the city"})
+    for phrase in ("only within the Old Town or urn:district:2", "at most 3 times in all",
+                   "only passing results to the city",
+                   "keeping the data no longer than 1 year and 6 months",
+                   "only more than 12 hours (PT12H) after the agreement",
+                   "from 1 January 2026, 08:00 UTC on",
+                   "either (for one of the purposes 'research', 'teaching') or "
+                   "(only as aggregates)",
+                   "exactly one of: (for any purpose other than 'marketing'); "
+                   "(more than 1 time in all)"):
+        assert phrase in text, phrase
+
+
+def test_district_areas_come_from_twin_entities() -> None:
+    from civictwin.dataspace.odrl import NGSI_LD_LOCATION, places_from_entities
+    from civictwin.store.base import Entity
+
+    square = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
+    district = Entity(id="urn:ngsi-ld:CityDistrict:lumen:1", types=["CityDistrict"],
+                      attrs={NGSI_LD_LOCATION: [{"type": "GeoProperty", "value": square}]})
+    places = places_from_entities([district, Entity(id="urn:x", types=["Thing"])])
+    assert list(places) == [district.id]
+    policy = parse_policy(offer(_c("spatial", "eq", district.id)))
+    assert evaluate(policy, ask(location=Point(0.5, 0.5)), places).allowed
+    assert not evaluate(policy, ask(location=Point(1.5, 0.5)), places).allowed

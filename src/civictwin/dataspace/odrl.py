@@ -10,7 +10,7 @@ use three-valued logic: a fact the request does not give (no purpose, no locatio
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -36,10 +36,12 @@ from civictwin.dataspace.odrl_model import (
 )
 from civictwin.dataspace.odrl_text import constraint_phrase, describe, duty_phrase, rule_sentence
 from civictwin.errors import BadRequestData
+from civictwin.store.base import Entity
 
 __all__ = ["AccessRequest", "Constraint", "Decision", "LogicalConstraint", "Policy", "Rule",
-           "describe", "evaluate", "parse_policy"]
+           "describe", "evaluate", "parse_policy", "places_from_entities"]
 
+NGSI_LD_LOCATION = "https://uri.etsi.org/ngsi-ld/location"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _RULE_KINDS = (("permission", "permission"), ("prohibition", "prohibition"),
                ("obligation", "obligation"))
@@ -285,6 +287,21 @@ def _area(right: Any, where: str) -> str | BaseGeometry:
             raise BadRequestData(f"{where}: the GeoJSON geometry is empty or invalid")
         return geometry
     raise BadRequestData(f"{where}: spatial needs an area id or a GeoJSON geometry")
+
+
+def places_from_entities(entities: Iterable[Entity],
+                         attribute: str = NGSI_LD_LOCATION) -> dict[str, BaseGeometry]:
+    """Return id -> geometry of entities (e.g. districts) for `spatial` area ids."""
+    places: dict[str, BaseGeometry] = {}
+    for entity in entities:
+        for inst in entity.attrs.get(attribute, []):
+            if inst.get("type") == "GeoProperty" and isinstance(inst.get("value"), dict):
+                try:
+                    places[entity.id] = shape(inst["value"])
+                except (ValueError, TypeError, AttributeError, KeyError, IndexError):
+                    continue
+                break
+    return places
 
 
 # -- evaluation --------------------------------------------------------------------------

@@ -388,7 +388,6 @@ consent_exclusions = Table(
     Column("entity_id", String, primary_key=True),
     Column("consent_id", String, primary_key=True),
     Column("from_at", String, nullable=False),
-    Index("ix_consent_exclusions_from", "tenant", "from_at"),
 )
 
 # Catalogue (civictwin.catalog): DCAT-AP datasets kept whole as JSON, one row per dataset per

@@ -266,14 +266,15 @@ class SqlStore:
         """Return one entity, or None."""
         stmt = select(entities).where(entities.c.tenant == tenant, entities.c.id == entity_id)
         with self.engine.connect() as conn:
-            row = conn.execute(stmt.where(*withheld_filter(conn, tenant, entities.c.id))).first()
+            hidden = withheld_filter(conn, tenant, entities.c.id, [entity_id])  # consent lapsed
+            row = conn.execute(stmt.where(*hidden)).first()
         return _entity(row) if row is not None else None
 
     def query_entities(self, tenant: str, query: EntityQuery) -> QueryResult:
         """Return the page of entities matching `query`, ordered by id."""
         where = _conditions(tenant, query)
         with self.engine.connect() as conn:
-            where += withheld_filter(conn, tenant, entities.c.id)  # consent withdrawn/expired
+            where += withheld_filter(conn, tenant, entities.c.id, query.ids)  # consent lapsed
             if query.geo is not None:
                 where.append(self._geo_filter(conn, query.geo, tenant))
             count = None

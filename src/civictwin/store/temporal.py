@@ -307,7 +307,7 @@ class TemporalStore:
         te = temporal_entities.c
         found: dict[str, list[str]] = {}
         with self.engine.connect() as conn:
-            hidden = withheld_filter(conn, tenant, te.entity_id)  # consent withdrawn/expired
+            hidden = withheld_filter(conn, tenant, te.entity_id, ids)  # consent lapsed
             for start in range(0, len(ids), 500):
                 stmt = select(te.entity_id, te.type).where(
                     te.tenant == tenant, te.entity_id.in_(ids[start: start + 500]), *hidden
@@ -332,7 +332,7 @@ class TemporalStore:
             stmt = stmt.where(select(ts.entity_id).where(
                 ts.tenant == tenant, ts.entity_id == te.entity_id, ts.attr.in_(attrs)).exists())
         with self.engine.connect() as conn:
-            stmt = stmt.where(*withheld_filter(conn, tenant, te.entity_id))  # consent lapsed
+            stmt = stmt.where(*withheld_filter(conn, tenant, te.entity_id, ids))  # consent
             total = conn.execute(select(func.count()).select_from(stmt.subquery())).scalar()
             page = conn.execute(stmt.order_by(te.entity_id).limit(limit).offset(offset))
             return [r.entity_id for r in page], int(total or 0)
