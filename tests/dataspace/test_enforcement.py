@@ -154,3 +154,20 @@ def test_counts_types_and_attributes_see_only_the_dataset(twin: TestClient, stor
     query = twin.get("/ngsi-ld/v1/temporal/entities", params={"type": "Streetlight"},
                      headers=headers)
     assert query.status_code == 403
+
+
+def test_a_place_named_by_id_is_an_entity_of_the_provider(twin: TestClient, store: Store,
+                                                          tenant: str) -> None:
+    district = "urn:ngsi-ld:CityDistrict:lumen:centre"
+    made = twin.post("/ngsi-ld/v1/entities", json={
+        "id": district, "type": "CityDistrict",
+        "location": {"type": "GeoProperty", "value": LUMEN}},
+        headers={"Authorization": f"Bearer {operator_key(store)}", "NGSILD-Tenant": tenant})
+    assert made.status_code == 201
+    headers = grant(store, tenant, [{"leftOperand": "spatial", "operator": "isPartOf",
+                                     "rightOperand": district}])
+    assert twin.get("/ngsi-ld/v1/entities", params=_near(INSIDE), headers=headers) \
+        .status_code == 200
+    assert twin.get("/ngsi-ld/v1/entities", params=_near(OUTSIDE), headers=headers) \
+        .status_code == 403
+    assert twin.get("/ngsi-ld/v1/entities/" + district, headers=headers).status_code == 403

@@ -26,7 +26,15 @@ from civictwin.config import Settings
 from civictwin.dataspace.audit import AuditLog
 from civictwin.dataspace.auth import TRANSFER_TOKEN_PREFIX, ASGIApp, Principal, Scope
 from civictwin.dataspace.negotiation import FINALIZED, Negotiation, Negotiations
-from civictwin.dataspace.odrl import AccessRequest, evaluate, parse_policy
+from civictwin.dataspace.odrl import (
+    AccessRequest,
+    Constraint,
+    LogicalConstraint,
+    Policy,
+    evaluate,
+    parse_policy,
+    places_from_entities,
+)
 from civictwin.dataspace.participants import Participants, secret_matches
 from civictwin.dataspace.states import PROVIDER
 from civictwin.dataspace.transfer import STARTED, Transfer, Transfers
@@ -77,8 +85,9 @@ def admit_transfer(state: Any, scope: Scope, principal: Principal) -> ASGIApp | 
     try:
         _in_force(grant)
         answer = _confine(state, scope, grant)
-        decision = evaluate(parse_policy(grant.agreement.agreement or {}),
-                            _access_request(scope, grant, actor))
+        policy = parse_policy(grant.agreement.agreement or {})
+        decision = evaluate(policy, _access_request(scope, grant, actor),
+                            _places(store, grant.tenant, policy))
     except CivicTwinError as exc:
         _record(store, grant, actor, "access.denied", scope, {"reason": exc.detail})
         raise
@@ -122,6 +131,25 @@ def _access_request(scope: Scope, grant: Grant, actor: str) -> AccessRequest:
     return AccessRequest(at=now, action="use", assignee=actor, purpose=_purpose(scope),
                          location=_location(params), count=grant.agreement.uses,
                          elapsed=elapsed, form=form, target=grant.transfer.dataset_id)
+
+
+def _places(store: Store, tenant: str, policy: Policy) -> dict[str, BaseGeometry]:
+    """Return the areas a policy names by id (e.g. districts), from the provider's twin."""
+    ids: set[str] = set()
+
+    def walk(node: Constraint | LogicalConstraint) -> None:
+        if isinstance(node, LogicalConstraint):
+            for member in node.members:
+                walk(member)
+        elif node.left == "spatial":
+            values = node.value if isinstance(node.value, tuple) else (node.value,)
+            ids.update(v for v in values if isinstance(v, str))
+
+    for rule in policy.rules():
+        for condition in rule.conditions():
+            walk(condition)
+    found = [store.get_entity(tenant, i) for i in sorted(ids)]
+    return places_from_entities(e for e in found if e is not None)
 
 
 def _confine(state: Any, scope: Scope, grant: Grant) -> ASGIApp | None:
