@@ -220,7 +220,7 @@ def sign_token(settings: Settings, audience: str) -> str:
 
 
 def load_signing_key(settings: Settings) -> Ed25519PrivateKey:
-    """Return this twin's signing key; Unauthorized-free BadRequest if it is missing."""
+    """Return this twin's signing key; CivicTwinError naming the file if it cannot be read."""
     path = Path(settings.signing_key_file)
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)

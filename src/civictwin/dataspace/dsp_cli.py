@@ -39,7 +39,7 @@ def _run(config: Path | None, database_url: str | None,
          step: Callable[[Settings, Store], T]) -> T:
     with opened(config, database_url) as (settings, store):
         try:
-            return step(settings, store)  # type: ignore[arg-type]
+            return step(settings, store)
         except CivicTwinError as exc:
             fail(exc.detail)
 

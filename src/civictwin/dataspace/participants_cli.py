@@ -17,6 +17,7 @@ from civictwin.errors import CivicTwinError
 if TYPE_CHECKING:  # the CLI imports this module on every command: keep it light
     from civictwin.config import Settings
     from civictwin.dataspace.participants import Participants
+    from civictwin.store import Store
 
 participants_app = typer.Typer(help="Data space participants: organisations, roles, API keys.",
                                no_args_is_help=True)
@@ -36,7 +37,7 @@ def fail(message: str) -> NoReturn:
 
 
 @contextmanager
-def opened(config: Path | None, database_url: str | None) -> Iterator[tuple[Settings, object]]:
+def opened(config: Path | None, database_url: str | None) -> Iterator[tuple[Settings, Store]]:
     """Yield the settings and the opened store; close it afterwards."""
     from civictwin.cli import _settings
     from civictwin.store import open_store
@@ -58,7 +59,7 @@ def _run(config: Path | None, database_url: str | None,
 
     with opened(config, database_url) as (_, store):
         try:
-            return step(Participants(store))  # type: ignore[arg-type]
+            return step(Participants(store))
         except CivicTwinError as exc:
             fail(exc.detail)
 

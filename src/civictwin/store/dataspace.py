@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from civictwin.errors import AlreadyExists
@@ -228,14 +228,6 @@ class DataspaceStore:
                                                       temporal_entities.c.entity_id == entity_id)
         with self.engine.connect() as conn:
             return {str(r[0]) for r in conn.execute(stmt)}
-
-    def counts(self) -> dict[str, int]:
-        """Return how many participants, negotiations and transfers there are."""
-        with self.engine.connect() as conn:
-            return {name: int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
-                    for name, table in (("participants", participants),
-                                        ("negotiations", dsp_negotiations),
-                                        ("transfers", dsp_transfers))}
 
 
 def _plain(row: Row[Any] | None) -> Values | None:
