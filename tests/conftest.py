@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from civictwin.app import create_app
-from civictwin.config import Settings
 from civictwin.store import Store, open_store
+from tests.servers import loopback_settings
 from tests.services import (
     drop_postgres_database,
     fresh_postgres_database,
@@ -65,7 +65,7 @@ def operator_key(store: Store) -> str:
 @pytest.fixture
 def client(store: Store, tenant: str) -> Iterator[TestClient]:
     """An in-process HTTP client, authenticated as an operator, in this test's tenant."""
-    app = create_app(Settings(database_url="sqlite://"), store=store)
+    app = create_app(loopback_settings(), store=store)
     headers = {"NGSILD-Tenant": tenant, "Authorization": f"Bearer {operator_key(store)}"}
     with TestClient(app, headers=headers) as test_client:
         yield test_client

@@ -15,6 +15,15 @@ from civictwin.app import create_app
 from civictwin.config import Settings
 from civictwin.store import Store
 
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+"""Tests call receivers on loopback, which the twin refuses unless allow-listed."""
+
+
+def loopback_settings(**values: Any) -> Settings:
+    """Return Settings for a test twin whose notifications may go to loopback receivers."""
+    values.setdefault("database_url", "sqlite://")
+    return Settings(notification_allowlist=LOOPBACK, **values)
+
 
 def free_port() -> int:
     """Return a TCP port free on 127.0.0.1 right now."""
@@ -26,20 +35,26 @@ def free_port() -> int:
 
 @contextmanager
 def serve_twin(store: Store, port: int | None = None, wrap: Callable[[Any], Any] | None = None,
-               **settings: Any) -> Iterator[str]:
+               **values: Any) -> Iterator[str]:
     """Serve the twin over `store` on a free loopback port; yield its base URL.
 
-    Without settings the server runs with `auth_required=False` (every request acts as the
+    Unless `auth_required` is given the server runs with it off (every request acts as the
     operator), as the NGSI-LD tests expect; data space tests pass their own settings.
     `wrap` wraps the ASGI app (e.g. to record the messages it receives).
     """
     port = port or free_port()
-    values: dict[str, Any] = {"database_url": "sqlite://", "port": port,
-                              "auth_required": False}
-    values.update(settings)
-    app: Any = create_app(Settings(**values), store=store)
+    values.setdefault("auth_required", False)
+    app: Any = create_app(loopback_settings(port=port, **values), store=store)
     if wrap is not None:
         app = wrap(app)
+    with serve_app(app, port) as url:
+        yield url
+
+
+@contextmanager
+def serve_app(app: Any, port: int | None = None) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a loopback port (lifespan included); yield its URL."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

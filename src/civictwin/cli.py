@@ -55,11 +55,14 @@ def serve(config: ConfigOpt = None, database_url: DbOpt = None,
           host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
           port: Annotated[int | None, typer.Option(help="Listen port.")] = None) -> None:
     """Run the twin's HTTP API."""
+    _serve(_settings(config, database_url, host=host, port=port))
+
+
+def _serve(settings: Settings) -> None:
     import uvicorn
 
     from civictwin.app import create_app
 
-    settings = _settings(config, database_url, host=host, port=port)
     try:
         application = create_app(settings)
     except CivicTwinError as exc:
@@ -103,7 +106,11 @@ def demo(config: ConfigOpt = None, database_url: DbOpt = None,
     err.print(f"[green]loaded[/green] {loaded} entities into {settings.database_url}")
     _demo_key(settings)
     if not load_only:
-        serve(config, settings.database_url, settings.host, settings.port)
+        if not settings.anonymous_read:  # the sample city is open data: reads need no key
+            settings = settings.model_copy(update={"anonymous_read": ("default",)})
+            err.print("the sample city is open data here: anyone may read it; writes need "
+                      "the key")
+        _serve(settings)
 
 
 def _demo_key(settings: Settings) -> None:

@@ -6,10 +6,13 @@ import functools
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+"""A comma-separated list in the environment (CIVICTWIN_X=a,b), a list or a string in TOML."""
 
 
 class Settings(BaseSettings):
@@ -29,7 +32,7 @@ class Settings(BaseSettings):
         description="Fetch user @context documents given by URL. Off by default: unknown "
         "remote contexts are refused with LdContextNotAvailable.",
     )
-    context_allowlist: tuple[str, ...] = Field(
+    context_allowlist: CommaList = Field(
         (),
         description="Host names whose @context documents may be fetched when remote contexts "
         "are allowed (comma separated). Private and loopback addresses are always refused.",
@@ -42,6 +45,22 @@ class Settings(BaseSettings):
     )
     default_limit: int = Field(20, ge=1, description="Entities per page when `limit` is absent.")
     max_limit: int = Field(1000, ge=1, description="Largest `limit` a query may ask for.")
+    notification_allowlist: CommaList = Field(
+        (),
+        description="Hosts, IP addresses or CIDR networks that subscription notifications and "
+        "context-source requests may go to although they are loopback, private or link-local "
+        "(comma separated). Empty by default: only public addresses are called.",
+    )
+    temporal_max_instances: int = Field(
+        10_000, ge=1,
+        description="Most attribute instances one temporal answer holds; longer histories "
+        "come in pages (HTTP 206 with Content-Range, continue with a narrower timeAt).",
+    )
+    mqtt_mappings: CommaList = Field(
+        (),
+        description="Ingest mapping files (TOML, comma separated) whose MQTT bridges "
+        "`civictwin serve` runs beside the API, each with its mapping's broker URL.",
+    )
     public_url: str = Field(
         "", description="Base URL clients reach the twin at, used in catalogue links; empty "
         "means http://host:port.")
@@ -62,10 +81,6 @@ class Settings(BaseSettings):
     catalog_refresh_seconds: float = Field(
         60.0, ge=0, description="How old the twin's own datasets may be before a catalogue "
         "read derives them again from the twin.")
-
-    def base_url(self) -> str:
-        """Return the URL clients reach the twin at, without a trailing slash."""
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
     auth_required: bool = Field(
         True,
         description="Require a participant credential (API key or signed token) on every "
@@ -74,15 +89,17 @@ class Settings(BaseSettings):
     )
     public_paths: tuple[str, ...] = Field(
         ("/.well-known/dspace-version", "/docs", "/redoc", "/openapi.json", "/catalog",
-         "/api/3/action"),
-        description="Paths (and everything below them) anyone may read (GET) without a "
-        "credential, comma separated: by default the protocol version, the API docs and the "
-        "DCAT / CKAN catalogue. Writes always need a credential.",
+         "/api/3/action", "/web/", "/web/static"),
+        description="Paths (and everything below them; one ending in / names just that page) "
+        "anyone may read (GET) without a credential, comma separated: by default the protocol "
+        "version, the API docs, the DCAT / CKAN catalogue and the map page (its data needs a "
+        "credential or `anonymous_read`). Writes always need a credential.",
     )
     anonymous_read: tuple[str, ...] = Field(
         (),
-        description="Tenants whose NGSI-LD data anyone may read without a credential (open "
-        "data), comma separated; `default` names the default tenant.",
+        description="Tenants whose data anyone may read (GET: NGSI-LD, map tiles and feeds) "
+        "without a credential (open data), comma separated; `default` names the default "
+        "tenant. `civictwin demo` opens the sample city this way.",
     )
     participant_id: str = Field(
         "urn:civictwin:participant:local",
@@ -103,7 +120,12 @@ class Settings(BaseSettings):
         300, ge=10, le=3600, description="Lifetime of the signed tokens this twin sends."
     )
 
-    @field_validator("context_allowlist", "public_paths", "anonymous_read", mode="before")
+    def base_url(self) -> str:
+        """Return the URL clients reach the twin at, without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @field_validator("context_allowlist", "notification_allowlist", "mqtt_mappings",
+                     "public_paths", "anonymous_read", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:
         if isinstance(value, str):

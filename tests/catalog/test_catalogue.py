@@ -52,14 +52,15 @@ def test_unknown_dataset_is_not_found_and_tenants_are_apart(store: Store, tenant
 def test_a_bad_dataset_names_every_problem_and_stores_nothing(store: Store,
                                                                tenant: str) -> None:
     catalogue = Catalogue(store)
-    bad = good_dataset(title=" ", licence="CC BY 4.0", themes=["WEATHER"], issued="yesterday")
+    bad = good_dataset(title=" ", licence="CC BY 4.0", themes=["WEATHER"], issued="yesterday",
+                       temporal="yes", colour="blue")
     del bad["description"]
     bad["distributions"][0]["access_url"] = "heat.csv"
     with pytest.raises(InvalidDataset) as caught:
         catalogue.publish(tenant, bad)
     fields = {p.field for p in caught.value.problems}
     assert fields == {"title", "description", "licence", "themes[0]", "issued",
-                      "distributions[0].access_url"}
+                      "distributions[0].access_url", "temporal", "colour"}
     assert catalogue.rows.get(tenant, bad["id"]) is None
 
 
@@ -108,6 +109,7 @@ def test_a_refresh_keeps_offers_and_drops_types_that_went(client: TestClient, st
         "id": "urn:ngsi-ld:Sensor:1", "type": "Sensor"}).status_code == 201
     catalogue.refresh(tenant)
     kept = catalogue.get_dataset(tenant, building.id)
+    assert kept.issued == building.issued is not None  # first derived, not last refreshed
     assert kept.offers[0]["@id"] == "urn:uuid:offer-b"
     assert kept.access_rights.endswith("/RESTRICTED")
     for n in (1, 2, 3):
@@ -137,7 +139,7 @@ def test_dataset_json_round_trips() -> None:
 
 def test_stale_reads_refresh_in_the_background(client: TestClient, store: Store,
                                                tenant: str) -> None:
-    catalogue = Catalogue(store, Settings(catalog_refresh_seconds=0), background=True)
+    catalogue = Catalogue(store, Settings(catalog_refresh_seconds=0))
     assert catalogue.list_datasets(tenant) == []  # the first read derives at once
     fill_twin(client, meters=0)
     catalogue.list_datasets(tenant)  # stale: answered from the store, refreshed in a thread

@@ -140,3 +140,19 @@ def test_a_dataset_can_be_published_as_turtle(client: TestClient, specs_dir: Pat
     refused = client.post("/catalog/datasets", content=untitled,
                           headers={"Content-Type": "text/turtle"})
     assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "title"
+
+
+def test_the_openapi_description_lists_the_catalogue(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/catalog", "/catalog/datasets", "/catalog/harvests",
+            "/api/3/action/{action}"} <= set(paths)
+    assert set(paths["/api/3/action/{action}"]) == {"get", "post"}
+
+
+def test_each_tenant_has_its_own_catalogue(filled: TestClient) -> None:
+    other = {"NGSILD-Tenant": filled.headers["NGSILD-Tenant"] + "b"}
+    assert filled.get("/catalog/datasets").json()["total"] == 5
+    assert filled.get("/catalog/datasets", headers=other).json()["total"] == 0
+    g = graph_of(filled.get("/catalog?format=turtle", headers=other))
+    assert set(g.subjects(RDF.type, DCAT.Dataset)) == set()
+    assert filled.get("/catalog", headers={"NGSILD-Tenant": "bad tenant!"}).status_code == 400

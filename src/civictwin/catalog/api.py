@@ -17,7 +17,7 @@ from civictwin.catalog.ckan_api import router as ckan_router
 from civictwin.catalog.harvest import harvest
 from civictwin.catalog.http import catalogue_of, choose_format, rdf_response
 from civictwin.catalog.reader import RDF_FORMATS, dataset_document, parse_rdf
-from civictwin.catalog.twin import tenant_key
+from civictwin.catalog.twin import licence_iri, tenant_key
 from civictwin.config import Settings
 from civictwin.errors import (
     BadRequestData,
@@ -62,7 +62,8 @@ def catalogue_page(settings: Settings, tenant: str, datasets: list[Any], service
                     "(one dataset per entity type and per history), what participants "
                     "publish, and what is harvested from other catalogues.",
         publisher=settings.catalog_publisher, publisher_name=settings.catalog_publisher_name,
-        datasets=datasets, services=services, total=total, page_url=link(page),
+        licence=licence_iri(settings.catalog_licence), datasets=datasets, services=services,
+        total=total, page_url=link(page),
         first_url=link(1), last_url=link(last),
         next_url=link(page + 1) if page < last else None,
         previous_url=link(page - 1) if page > 1 else None, modified=modified)

@@ -25,6 +25,8 @@ from civictwin.store.catalog import CatalogStore, DatasetRow
 from civictwin.store.outbox import parse_stamp, stamp
 
 log = logging.getLogger("civictwin.catalog")
+_LOCK = threading.Lock()
+_REFRESHING: set[tuple[int, str]] = set()
 
 
 @dataclass(frozen=True)
@@ -41,18 +43,18 @@ class Catalogue:
     """DCAT-AP datasets per tenant, kept in the store.
 
     Reads re-derive the twin's own datasets once they are older than
-    `catalog_refresh_seconds`; with `background`, a stale read answers from what is stored
-    and the refresh runs in a thread (one per tenant at a time), so readers never wait for it.
+    `catalog_refresh_seconds`. With `background` (the default), a stale read answers from
+    what is stored and the refresh runs in a thread, one per database and tenant at a time
+    however many Catalogue objects there are, so readers never wait for it; only a tenant's
+    very first read derives at once.
     """
 
     def __init__(self, store: Store, settings: Settings | None = None,
-                 background: bool = False) -> None:
+                 background: bool = True) -> None:
         self.store = store
         self.settings = settings or Settings()
         self.rows = CatalogStore(store)
         self.background = background
-        self._refreshing: set[str] = set()
-        self._lock = threading.Lock()
 
     # -- reading -------------------------------------------------------------------------
     def list_datasets(self, tenant: str, limit: int = 100, offset: int = 0) -> list[Dataset]:
@@ -118,21 +120,22 @@ class Catalogue:
         if last is None or not self.background:
             self.refresh(tenant)
             return
-        with self._lock:
-            if tenant in self._refreshing:
+        key = (id(self.rows.engine), tenant)
+        with _LOCK:
+            if key in _REFRESHING:
                 return
-            self._refreshing.add(tenant)
-        threading.Thread(target=self._refresh_quietly, args=(tenant,), daemon=True,
+            _REFRESHING.add(key)
+        threading.Thread(target=self._refresh_quietly, args=(key,), daemon=True,
                          name=f"catalogue-refresh-{tenant_key(tenant)}").start()
 
-    def _refresh_quietly(self, tenant: str) -> None:
+    def _refresh_quietly(self, key: tuple[int, str]) -> None:
         try:
-            self.refresh(tenant)
+            self.refresh(key[1])
         except Exception:  # a failed background refresh leaves the stored datasets in place
-            log.exception("refreshing the catalogue of tenant %r failed", tenant)
+            log.exception("refreshing the catalogue of tenant %r failed", key[1])
         finally:
-            with self._lock:
-                self._refreshing.discard(tenant)
+            with _LOCK:
+                _REFRESHING.discard(key)
 
     def refresh(self, tenant: str) -> Refresh:
         """Derive the tenant's datasets from its entity types and history, now."""
@@ -144,7 +147,7 @@ class Catalogue:
         history = twin.history_datasets(self.settings, tenant,
                                         self.rows.series_families(tenant), now)
         stored = {r.id: r.doc for r in self.rows.by_origin(tenant, ORIGIN_TWIN)}
-        rows = [_row(tenant, validate(twin.keep_decisions(d, stored.get(d.id))), now)
+        rows = [_row(tenant, validate(twin.keep_decisions(d, stored.get(d.id), now)), now)
                 for d in [*derived, *history]]
         self.rows.replace_derived(tenant, ORIGIN_TWIN, rows, now)
         return Refresh(tenant, len(derived), len(history), now)

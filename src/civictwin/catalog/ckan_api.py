@@ -47,8 +47,6 @@ def invalid(field: str, problem: str) -> ActionError:
     return ActionError(409, {"__type": "Validation Error", field: [problem]})
 
 
-@router.api_route("/api/3/action/{action}", methods=["GET", "POST"], summary="CKAN action")
-@router.api_route("/api/action/{action}", methods=["GET", "POST"], include_in_schema=False)
 async def ckan_action(request: Request, action: str) -> JSONResponse:
     """Run a CKAN action with the query parameters and JSON body as its data dict."""
     base = str(request.base_url).rstrip("/")
@@ -66,6 +64,13 @@ async def ckan_action(request: Request, action: str) -> JSONResponse:
         return JSONResponse({"help": help_url, "success": False, "error": exc.error},
                             status_code=exc.status)
     return JSONResponse({"help": help_url, "success": True, "result": result})
+
+
+for _path, _shown in (("/api/3/action/{action}", True), ("/api/action/{action}", False)):
+    for _method in ("GET", "POST"):
+        router.add_api_route(_path, ckan_action, methods=[_method], include_in_schema=_shown,
+                             summary=f"CKAN action ({_method})",
+                             operation_id=f"ckan_action_{_method.lower()}_{int(_shown)}")
 
 
 async def _data_dict(request: Request) -> dict[str, Any]:

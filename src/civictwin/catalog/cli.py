@@ -38,7 +38,7 @@ def _catalogue(config: Path | None, database_url: str | None) -> Catalogue:
 
     settings = _settings(config, database_url)
     try:
-        return Catalogue(open_store(settings.database_url), settings)
+        return Catalogue(open_store(settings.database_url), settings, background=False)
     except CivicTwinError as exc:
         _fail(exc.detail)
 

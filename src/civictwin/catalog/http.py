@@ -21,7 +21,7 @@ def catalogue_of(request: Request) -> Catalogue:
     """Return the app's catalogue, made on first use."""
     found: Catalogue | None = getattr(request.app.state, "catalogue", None)
     if found is None:
-        found = Catalogue(request.app.state.store, request.app.state.settings, background=True)
+        found = Catalogue(request.app.state.store, request.app.state.settings)
         request.app.state.catalogue = found
     return found
 

@@ -27,6 +27,7 @@ LOCN = Namespace("http://www.w3.org/ns/locn#")
 GEOSPARQL = Namespace("http://www.opengis.net/ont/geosparql#")
 PREFIXES = {"dcat": DCAT, "dct": DCTERMS, "foaf": FOAF, "vcard": VCARD, "odrl": ODRL,
             "hydra": HYDRA, "skos": SKOS, "xsd": XSD, "locn": LOCN, "geo": GEOSPARQL}
+LANGUAGE_BASE = vocab.AUTHORITY + "language/"
 MEDIA_TYPES = {"jsonld": "application/ld+json", "turtle": "text/turtle",
                "rdfxml": "application/rdf+xml"}
 RDFLIB_FORMATS = {"jsonld": "json-ld", "turtle": "turtle", "rdfxml": "xml"}
@@ -50,6 +51,7 @@ class CataloguePage:
     description: str
     publisher: str
     publisher_name: str
+    licence: str | None
     datasets: list[Dataset]
     services: list[DataService]
     total: int
@@ -70,6 +72,9 @@ def catalogue_graph(page: CataloguePage) -> Graph:
     g.add((cat, DCTERMS.description, Literal(page.description, lang="en")))
     g.add((cat, DCTERMS.publisher, _agent(g, page.publisher, page.publisher_name)))
     g.add((cat, DCAT.themeTaxonomy, _theme_scheme(g)))
+    g.add((cat, DCTERMS.language, _typed(g, LANGUAGE_BASE + "ENG", DCTERMS.LinguisticSystem)))
+    if page.licence:
+        g.add((cat, DCTERMS.license, _typed(g, page.licence, DCTERMS.LicenseDocument)))
     if page.modified:
         _date(g, cat, DCTERMS.modified, page.modified)
     listed = {d.id for d in page.datasets}
@@ -150,9 +155,8 @@ def add_dataset(g: Graph, d: Dataset, services: set[str]) -> URIRef:
         g.add((node, DCTERMS.accrualPeriodicity, _typed(g, d.frequency, DCTERMS.Frequency)))
     if d.landing_page:
         g.add((node, DCAT.landingPage, _typed(g, d.landing_page, FOAF.Document)))
-    g.add((node, DCTERMS.language, _typed(
-        g, f"http://publications.europa.eu/resource/authority/language/"
-           f"{_language_code(d.language)}", DCTERMS.LinguisticSystem)))
+    g.add((node, DCTERMS.language, _typed(g, LANGUAGE_BASE + _language_code(d.language),
+                                          DCTERMS.LinguisticSystem)))
     for dist in d.distributions:
         g.add((node, DCAT.distribution, _distribution(g, dist, services)))
     for offer in d.offers:

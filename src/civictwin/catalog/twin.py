@@ -112,13 +112,14 @@ def ngsi_service(settings: Settings, tenant: str, served: list[str]) -> DataServ
                     + (f" (tenant {tenant}, NGSILD-Tenant header)." if tenant else "."),
         endpoint_url=f"{base}{NGSI_PATH}/", endpoint_description=f"{base}/openapi.json",
         serves_dataset=served, conforms_to=[vocab.NGSI_LD_SPEC],
-        licence=_licence(settings.catalog_licence),
+        licence=licence_iri(settings.catalog_licence),
         access_rights=vocab.ACCESS_RIGHT_BASE + settings.catalog_access_rights,
         publisher=settings.catalog_publisher, publisher_name=settings.catalog_publisher_name)
 
 
-def keep_decisions(fresh: Dataset, stored: dict[str, Any] | None) -> Dataset:
-    """Carry the operator's offers, licence and access rights over to a re-derived dataset."""
+def keep_decisions(fresh: Dataset, stored: dict[str, Any] | None, now: str) -> Dataset:
+    """Carry the operator's offers, licence and access rights, and the first issue date, over."""
+    fresh.issued = (stored or {}).get("issued") or now
     if stored:
         for name in KEPT_ON_REFRESH:
             if stored.get(name):
@@ -138,7 +139,7 @@ def _dataset(settings: Settings, tenant: str, dataset_id: str, *, title: str,
         publisher=settings.catalog_publisher, publisher_name=settings.catalog_publisher_name,
         contact_point=contact, themes=[vocab.THEME_BASE + t for t in themes],
         keywords=list(dict.fromkeys(keywords)), spatial=list(bbox) if bbox else None,
-        issued=None, modified=modified or now, licence=_licence(settings.catalog_licence),
+        issued=None, modified=modified or now, licence=licence_iri(settings.catalog_licence),
         access_rights=vocab.ACCESS_RIGHT_BASE + settings.catalog_access_rights,
         conforms_to=[vocab.NGSI_LD_SPEC], distributions=distributions,
         ngsi_tenant=tenant, ngsi_types=types, origin=ORIGIN_TWIN)
@@ -149,9 +150,10 @@ def _distribution(settings: Settings, url: str, file_type: str, media: str, titl
     return Distribution(
         id=f"{url}#{file_type.lower()}", access_url=url, title=title,
         format=vocab.FILE_TYPE_BASE + file_type, media_type=media,
-        licence=_licence(settings.catalog_licence), access_service=service_id(tenant),
+        licence=licence_iri(settings.catalog_licence), access_service=service_id(tenant),
         conforms_to=[vocab.NGSI_LD_SPEC])
 
 
-def _licence(value: str) -> str:
+def licence_iri(value: str) -> str:
+    """Return the IRI of a licence setting (an EU licence code or an IRI)."""
     return value if ":" in value else vocab.LICENCE_BASE + value

@@ -90,6 +90,10 @@ def check(doc: dict[str, Any]) -> list[FieldProblem]:
     _distributions(out, doc.get("distributions"))
     _offers(out, doc.get("offers"))
     _iri_list(out, doc.get("ngsi_types"), "ngsi_types")
+    if not isinstance(doc.get("ngsi_tenant", ""), str):
+        out.append(FieldProblem("ngsi_tenant", "expected a string"))
+    if not isinstance(doc.get("temporal", False), bool):
+        out.append(FieldProblem("temporal", "expected true or false"))
     return out
 
 

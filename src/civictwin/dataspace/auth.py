@@ -40,6 +40,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 TRANSFER_TOKEN_PREFIX = "ctt_"  # noqa: S105 (a prefix, not a secret)
 ALGORITHMS = ["EdDSA", "ES256"]
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+OPEN_DATA_PATHS = ("/ngsi-ld/", "/tiles/", "/web/")
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,14 @@ def _public(scope: Scope, public_paths: tuple[str, ...]) -> bool:
     if scope["method"] not in SAFE_METHODS or _header(scope, b"authorization") is not None:
         return False
     path: str = scope["path"]
-    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in public_paths)
+    return any(_matches(path, p) for p in public_paths)
+
+
+def _matches(path: str, public: str) -> bool:
+    # "/web/" names that one page (and "/web"); "/catalog" names it and all below it.
+    if public.endswith("/"):
+        return path in (public, public.rstrip("/"))
+    return path == public or path.startswith(public + "/")
 
 
 def _authenticate(state: Any, scope: Scope) -> Principal:
@@ -143,7 +151,8 @@ def _authenticate(state: Any, scope: Scope) -> Principal:
 
 
 def _anonymous_read(scope: Scope, settings: Settings) -> bool:
-    if scope["method"] not in ("GET", "HEAD") or not scope["path"].startswith("/ngsi-ld/"):
+    """Whether an open-data tenant's data (NGSI-LD, map tiles and feeds) is being read."""
+    if scope["method"] not in ("GET", "HEAD") or not scope["path"].startswith(OPEN_DATA_PATHS):
         return False
     tenant = (_header(scope, b"ngsild-tenant") or "") or "default"
     return tenant in settings.anonymous_read

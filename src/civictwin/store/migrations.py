@@ -46,6 +46,11 @@ def _v6_null_json(conn: Connection) -> None:
     conn.execute(update(values).where(json_type(values.c.json) == "null").values(json=None))
 
 
+def _v8_temporal_deletions(conn: Connection) -> None:
+    """Create the table recording when entities with history were deleted."""
+    schema.metadata.create_all(conn, tables=[schema.temporal_deletions])
+
+
 def _v9_dataspace(conn: Connection) -> None:
     """Create the participant, API key, negotiation and transfer tables."""
     tables = [schema.participants, schema.participant_keys, schema.dsp_negotiations,
@@ -73,6 +78,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (4, _v4_ingest),
     (5, _v5_registrations),
     (6, _v6_null_json),
+    (8, _v8_temporal_deletions),
     (9, _v9_dataspace),
     (10, _v10_policy),
     (11, _v11_catalog),

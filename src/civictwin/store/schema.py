@@ -248,6 +248,16 @@ ingest_runs = Table(
     Column("rejected", Integer, nullable=False),
 )
 
+# Live twin (live helper, migration 8): when an entity with history was last deleted, so its
+# temporal representation stays queryable and says so (`deletedAt`) after the entity is gone.
+temporal_deletions = Table(
+    "temporal_deletions",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("entity_id", String, primary_key=True),
+    Column("deleted_at", String, nullable=False),
+)
+
 # Data space (civictwin.dataspace, migration 9): participants and their API keys, contract
 # negotiations (with the agreement they reach) and transfer processes, on either side.
 participants = Table(
@@ -388,6 +398,7 @@ consent_exclusions = Table(
     Column("entity_id", String, primary_key=True),
     Column("consent_id", String, primary_key=True),
     Column("from_at", String, nullable=False),
+    Index("ix_consent_exclusions_from", "tenant", "from_at"),
 )
 
 # Catalogue (civictwin.catalog): DCAT-AP datasets kept whole as JSON, one row per dataset per
