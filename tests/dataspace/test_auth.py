@@ -66,6 +66,9 @@ def test_public_paths_may_be_read_without_a_credential(app_client: TestClient) -
     assert app_client.post("/catalog/datasets", json={}).status_code == 401
     bad = app_client.get("/catalog", headers=_bearer("ctk_bad.key"))
     assert bad.status_code == 401
+    assert app_client.get("/web/").status_code != 401
+    assert app_client.get("/web/map").status_code == 401
+    assert app_client.get("/tiles/buildings/15/16779/10991.mvt").status_code == 401
 
 
 def test_a_router_added_later_is_protected_too(store: Store, tenant: str) -> None:
@@ -174,3 +177,5 @@ def test_open_data_tenants_may_be_read_anonymously(store: Store, tenant: str) ->
         assert client.get("/ngsi-ld/v1/types", headers={"NGSILD-Tenant": "closed"}) \
             .status_code == 401
         assert client.post("/dsp/catalog/request", json={}).status_code == 401
+        assert client.get("/web/map", headers={"NGSILD-Tenant": tenant}).status_code == 200
+        assert client.get("/web/map", headers={"NGSILD-Tenant": "closed"}).status_code == 401
