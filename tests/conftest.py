@@ -65,7 +65,7 @@ def operator_key(store: Store) -> str:
 @pytest.fixture
 def client(store: Store, tenant: str) -> Iterator[TestClient]:
     """An in-process HTTP client, authenticated as an operator, in this test's tenant."""
-    app = create_app(loopback_settings(), store=store)
+    app = create_app(loopback_settings(auth_required=True), store=store)
     headers = {"NGSILD-Tenant": tenant, "Authorization": f"Bearer {operator_key(store)}"}
     with TestClient(app, headers=headers) as test_client:
         yield test_client

@@ -20,8 +20,14 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def loopback_settings(**values: Any) -> Settings:
-    """Return Settings for a test twin whose notifications may go to loopback receivers."""
+    """Return Settings for a test twin whose notifications may go to loopback receivers.
+
+    Authentication is off unless `auth_required=True` is given (every request acts as the
+    operator), so NGSI-LD tests need no credentials; the `client` fixture and the data space
+    tests turn it on.
+    """
     values.setdefault("database_url", "sqlite://")
+    values.setdefault("auth_required", False)
     return Settings(notification_allowlist=LOOPBACK, **values)
 
 
@@ -38,12 +44,10 @@ def serve_twin(store: Store, port: int | None = None, wrap: Callable[[Any], Any]
                **values: Any) -> Iterator[str]:
     """Serve the twin over `store` on a free loopback port; yield its base URL.
 
-    Unless `auth_required` is given the server runs with it off (every request acts as the
-    operator), as the NGSI-LD tests expect; data space tests pass their own settings.
-    `wrap` wraps the ASGI app (e.g. to record the messages it receives).
+    Unless `auth_required=True` is given the server runs with authentication off (see
+    `loopback_settings`). `wrap` wraps the ASGI app (e.g. to record the messages it receives).
     """
     port = port or free_port()
-    values.setdefault("auth_required", False)
     app: Any = create_app(loopback_settings(port=port, **values), store=store)
     if wrap is not None:
         app = wrap(app)

@@ -22,7 +22,12 @@ from civictwin.dataspace import dsp_client
 from civictwin.dataspace.dsp_messages import check, check_policy, message, reasons
 from civictwin.dataspace.participants import Participant, Participants
 from civictwin.dataspace.states import CONSUMER, EITHER, PROVIDER, Machine, Move, record
-from civictwin.errors import BadRequestData, InvalidStateTransition, ResourceNotFound
+from civictwin.errors import (
+    BadRequestData,
+    CivicTwinError,
+    InvalidStateTransition,
+    ResourceNotFound,
+)
 from civictwin.store import Store
 from civictwin.store.dataspace import DataspaceStore, now_text
 
@@ -384,10 +389,29 @@ class Negotiations:
                        **members)
         other = current.consumer_pid if current.role == PROVIDER else current.provider_pid
         url = f"{current.counterparty_address}/negotiations/{other}/{path}"
-        dsp_client.post(self.settings, current.counterparty, url, body)
-        return self._apply(current, kind, current.role, self.settings.participant_id, changes,
-                           {"reason": members.get("reason")} if kind == TERMINATION else None)
+        # Record the step before sending it: the other side may answer with its next message
+        # at once, and that must find this side already moved. Undone if the send fails.
+        moved = self._apply(current, kind, current.role, self.settings.participant_id, changes,
+                            {"reason": members.get("reason")} if kind == TERMINATION else None)
+        try:
+            dsp_client.post(self.settings, current.counterparty, url, body)
+        except CivicTwinError as exc:
+            self._undo(current, moved, changes, exc)
+            raise
+        return moved
 
+    def _undo(self, before: Negotiation, moved: Negotiation, changes: dict[str, Any],
+              error: CivicTwinError) -> None:
+        restore: dict[str, Any] = {"state": before.state}
+        for column in changes:
+            value = getattr(before, column)
+            restore[column] = json.dumps(value) if column in ("offer", "agreement") and \
+                value is not None else value
+        with self.rows.transaction() as conn:
+            if self.rows.move_negotiation(before.pid, moved.state, restore, conn):
+                record(conn, self.store, before.tenant, self.settings.participant_id,
+                       "negotiation.undone", before.pid,
+                       {"state": before.state, "reason": error.detail})
 
 def _rules(policy: dict[str, Any]) -> dict[str, Any]:
     return {k: policy.get(k) for k in ("permission", "prohibition", "obligation")}

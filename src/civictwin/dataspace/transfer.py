@@ -23,6 +23,7 @@ from civictwin.dataspace.participants import Participant, secret_digest
 from civictwin.dataspace.states import CONSUMER, EITHER, PROVIDER, Machine, Move, record
 from civictwin.errors import (
     BadRequestData,
+    CivicTwinError,
     CounterpartyError,
     Forbidden,
     InvalidStateTransition,
@@ -304,9 +305,26 @@ class Transfers:
                        **members)
         other = current.consumer_pid if current.role == PROVIDER else current.provider_pid
         url = f"{current.counterparty_address}/transfers/{other}/{_PATHS[kind]}"
-        dsp_client.post(self.settings, current.counterparty, url, body)
-        return self._apply(current, kind, current.role, self.settings.participant_id, changes,
-                           {"reason": members.get("reason")})
+        # Recorded before sending (a suspension or termination stops data at once, and the
+        # other side's next message finds this side moved); undone if the send fails.
+        moved = self._apply(current, kind, current.role, self.settings.participant_id, changes,
+                            {"reason": members.get("reason")})
+        try:
+            dsp_client.post(self.settings, current.counterparty, url, body)
+        except CivicTwinError as exc:
+            restore = {"state": current.state, **{c: getattr(current, c) for c in changes}}
+            if self.rows.move_transfer(current.pid, moved.state, restore):
+                self._undone(current, exc)
+            raise
+        return moved
+
+    def _undone(self, current: Transfer, error: CivicTwinError) -> None:
+        """Record that a step this side took was undone because the other side was not told."""
+        from civictwin.dataspace.audit import AuditLog
+
+        AuditLog(self.store).record(current.tenant, self.settings.participant_id,
+                                    "transfer.undone", current.pid,
+                                    {"state": current.state, "reason": error.detail})
 
 
 def _row(pid: str, role: str, counterparty: str, address: str, agreement_id: str,
