@@ -71,8 +71,8 @@ def test_notification_due_before_a_restart_is_sent_after_it(tmp_path: Path,
     port = free_port()
     headers = {"NGSILD-Tenant": tenant}
     first = open_store(url)
-    with TestClient(create_app(loopback_settings(database_url=url),
-                               store=first), headers=headers) as client:
+    with TestClient(create_app(loopback_settings(database_url=url), store=first),
+                    headers=headers) as client:
         location = subscribe(client, subscription(f"http://127.0.0.1:{port}/notify"))
         assert client.post("/ngsi-ld/v1/entities", json=meter(1)).status_code == 201
         wait_until(lambda: status(client, location).get("timesFailed") == 1)
@@ -81,8 +81,8 @@ def test_notification_due_before_a_restart_is_sent_after_it(tmp_path: Path,
     receiver = Receiver(port=port)
     second = open_store(url)
     try:
-        with TestClient(create_app(loopback_settings(database_url=url),
-                                   store=second), headers=headers) as client:
+        with TestClient(create_app(loopback_settings(database_url=url), store=second),
+                        headers=headers) as client:
             (note,) = receiver.wait(1)
             assert note["data"][0]["id"] == "urn:ngsi-ld:Meter:1"
             wait_until(lambda: status(client, location).get("status") == "ok")
@@ -98,15 +98,15 @@ def test_notification_queued_without_a_notifier_survives(tmp_path: Path, tenant:
     headers = {"NGSILD-Tenant": tenant}
     first = open_store(url)
     # No `with`: the app's lifespan never runs, as if the process died right after the write.
-    client = TestClient(create_app(loopback_settings(database_url=url),
-                                   store=first), headers=headers)
+    client = TestClient(create_app(loopback_settings(database_url=url), store=first),
+                        headers=headers)
     subscribe(client, subscription(receiver.url))
     assert client.post("/ngsi-ld/v1/entities", json=meter(1)).status_code == 201
     first.close()
     second = open_store(url)
     try:
-        with TestClient(create_app(loopback_settings(database_url=url),
-                                   store=second), headers=headers):
+        with TestClient(create_app(loopback_settings(database_url=url), store=second),
+                        headers=headers):
             (note,) = receiver.wait(1)
         assert note["data"][0]["id"] == "urn:ngsi-ld:Meter:1"
     finally:
