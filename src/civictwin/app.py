@@ -17,7 +17,7 @@ from civictwin.analytics import algorithms_api
 from civictwin.catalog import api as catalog_api
 from civictwin.config import Settings
 from civictwin.config import settings as load_settings
-from civictwin.dataspace import audit_api, consent_api
+from civictwin.dataspace import audit_api, auth, consent_api, dsp_api
 from civictwin.errors import (
     BadRequestData,
     CivicTwinError,
@@ -69,11 +69,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(temporal_router)
     app.include_router(registrations_api.router)
     app.include_router(subscriptions_api.router)
+    app.include_router(catalog_api.router)
+    app.include_router(dsp_api.router)
     app.include_router(web_api.router)
     app.include_router(audit_api.router)
     app.include_router(consent_api.router)
     app.include_router(catalog_api.router)
     app.include_router(algorithms_api.router)
+    auth.install(app)
     _error_handlers(app)
     return app
 

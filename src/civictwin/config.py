@@ -115,13 +115,51 @@ class Settings(BaseSettings):
         except (ValueError, ZoneInfoNotFoundError) as exc:
             raise ValueError(f"{value!r} is not an IANA time zone name") from exc
         return value
+    auth_required: bool = Field(
+        True,
+        description="Require a participant credential (API key or signed token) on every "
+        "path but the public ones. Turn off only for local development: every request then "
+        "acts as the operator.",
+    )
+    public_paths: tuple[str, ...] = Field(
+        ("/.well-known/dspace-version", "/docs", "/redoc", "/openapi.json", "/catalog",
+         "/api/3/action", "/web/", "/web/static", "/algorithms"),
+        description="Paths (and everything below them; one ending in / names just that page) "
+        "anyone may read (GET) without a credential, comma separated: by default the protocol "
+        "version, the API docs, the DCAT / CKAN catalogue and the map page (its data needs a "
+        "credential or `anonymous_read`). Writes always need a credential.",
+    )
+    anonymous_read: tuple[str, ...] = Field(
+        (),
+        description="Tenants whose data anyone may read (GET: NGSI-LD, map tiles and feeds) "
+        "without a credential (open data), comma separated; `default` names the default "
+        "tenant. `civictwin demo` opens the sample city this way.",
+    )
+    participant_id: str = Field(
+        "urn:civictwin:participant:local",
+        description="This twin's participant id in the data space (the issuer of its signed "
+        "tokens and the audience of tokens sent to it).",
+    )
+    signing_key_file: str = Field(
+        "civictwin-signing-key.pem",
+        description="Ed25519 private key (PEM) this twin signs its data space messages with; "
+        "`civictwin dsp identity` creates it.",
+    )
+    dsp_auto_agree: bool = Field(
+        True,
+        description="As a provider, agree at once when a consumer requests one of the "
+        "catalogue's offers unchanged (else an operator agrees with `civictwin dsp agree`).",
+    )
+    token_ttl_seconds: int = Field(
+        300, ge=10, le=3600, description="Lifetime of the signed tokens this twin sends."
+    )
 
     def base_url(self) -> str:
         """Return the URL clients reach the twin at, without a trailing slash."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @field_validator("context_allowlist", "notification_allowlist", "mqtt_mappings",
-                     mode="before")
+                     "public_paths", "anonymous_read", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -62,7 +62,7 @@ def test_unknown_names_pass_creation_but_not_delivery() -> None:
 
 def test_default_settings_refuse_loopback_subscriptions_and_registrations(
         store: Store, tenant: str) -> None:
-    app = create_app(Settings(database_url="sqlite://"), store=store)
+    app = create_app(Settings(database_url="sqlite://", auth_required=False), store=store)
     with TestClient(app, headers={"NGSILD-Tenant": tenant}) as client:
         for uri in ("http://127.0.0.1:9/n", "http://localhost:9/n", "mqtt://[::1]:1883/t"):
             problem(client.post(SUBS, json=subscription(uri)), 400, "BadRequestData")
@@ -91,7 +91,7 @@ def test_delivery_checks_the_endpoint_again(tmp_path: Path, tenant: str,
     first.close()
     second = open_store(url)
     try:
-        with TestClient(create_app(Settings(database_url=url), store=second),
+        with TestClient(create_app(Settings(database_url=url, auth_required=False), store=second),
                         headers=headers) as client:
             wait_until(lambda: status(client, location).get("timesFailed", 0) >= 1)
             assert receiver.received == []
@@ -108,7 +108,8 @@ def test_federation_refuses_a_source_that_became_private(store: Store, tenant: s
         allowed = TestClient(create_app(loopback_settings(), store=store),
                              headers={"NGSILD-Tenant": tenant})
         assert allowed.post(REGS, json=reg).status_code == 201
-        strict = TestClient(create_app(Settings(database_url="sqlite://"), store=store),
+        strict = TestClient(create_app(Settings(database_url="sqlite://", auth_required=False),
+                                       store=store),
                             headers={"NGSILD-Tenant": tenant})
         answer = strict.get("/ngsi-ld/v1/entities", params={"type": "Meter"})
         assert answer.status_code == 200 and answer.json() == []

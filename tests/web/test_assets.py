@@ -17,7 +17,8 @@ from civictwin.web import api as web_api
 def client(tmp_path: Path) -> TestClient:
     """A client of an app over an empty SQLite store."""
     store = open_store(f"sqlite:///{tmp_path / 'twin.db'}")
-    return TestClient(create_app(Settings(database_url="sqlite://"), store=store))
+    settings = Settings(database_url="sqlite://", auth_required=False)
+    return TestClient(create_app(settings, store=store))
 
 
 def fake_build(root: Path) -> Path:

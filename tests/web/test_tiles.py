@@ -28,7 +28,7 @@ LINK = {"Link": '<https://civictwin.org/ns/civictwin-context.jsonld>; '
 @pytest.fixture
 def web(lumen: Lumen) -> Iterator[TestClient]:
     """A client of the app over the loaded city, speaking for the city's tenant."""
-    app = create_app(Settings(database_url="sqlite://"), store=lumen.store)
+    app = create_app(Settings(database_url="sqlite://", auth_required=False), store=lumen.store)
     with TestClient(app, headers={"NGSILD-Tenant": lumen.tenant}) as client:
         yield client
 

@@ -51,6 +51,13 @@ def _v8_temporal_deletions(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.temporal_deletions])
 
 
+def _v9_dataspace(conn: Connection) -> None:
+    """Create the participant, API key, negotiation and transfer tables."""
+    tables = [schema.participants, schema.participant_keys, schema.dsp_negotiations,
+              schema.dsp_transfers]
+    schema.metadata.create_all(conn, tables=tables)
+
+
 def _v10_policy(conn: Connection) -> None:
     """Create the audit trail and consent tables."""
     tables = [schema.audit_log, schema.audit_heads, schema.consent_records,
@@ -77,6 +84,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (5, _v5_registrations),
     (6, _v6_null_json),
     (8, _v8_temporal_deletions),
+    (9, _v9_dataspace),
     (10, _v10_policy),
     (11, _v11_catalog),
     (13, _v13_scenarios),

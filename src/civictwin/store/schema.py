@@ -258,6 +258,79 @@ temporal_deletions = Table(
     Column("deleted_at", String, nullable=False),
 )
 
+# Data space (civictwin.dataspace, migration 9): participants and their API keys, contract
+# negotiations (with the agreement they reach) and transfer processes, on either side.
+participants = Table(
+    "participants",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("roles", String, nullable=False),
+    Column("tenant", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("public_key", Text),
+    Column("endpoint", String),
+    Column("created_at", String, nullable=False),
+    Column("modified_at", String, nullable=False),
+)
+
+participant_keys = Table(
+    "participant_keys",
+    metadata,
+    Column("key_id", String, primary_key=True),
+    Column("participant_id", String, ForeignKey("participants.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("secret_hash", String, nullable=False),
+    Column("label", String, nullable=False),
+    Column("created_at", String, nullable=False),
+    Index("ix_participant_keys_participant", "participant_id"),
+)
+
+dsp_negotiations = Table(
+    "dsp_negotiations",
+    metadata,
+    Column("pid", String, primary_key=True),
+    Column("role", String, nullable=False),
+    Column("provider_pid", String),
+    Column("consumer_pid", String),
+    Column("counterparty", String, nullable=False),
+    Column("counterparty_address", String, nullable=False),
+    Column("dataset_id", String, nullable=False),
+    Column("tenant", String, nullable=False),
+    Column("offer", Text, nullable=False),
+    Column("agreement", Text),
+    Column("agreement_id", String, unique=True),
+    Column("agreement_status", String),
+    Column("uses", Integer, nullable=False),
+    Column("state", String, nullable=False),
+    Column("created_at", String, nullable=False),
+    Column("modified_at", String, nullable=False),
+)
+
+dsp_transfers = Table(
+    "dsp_transfers",
+    metadata,
+    Column("pid", String, primary_key=True),
+    Column("role", String, nullable=False),
+    Column("provider_pid", String),
+    Column("consumer_pid", String),
+    Column("counterparty", String, nullable=False),
+    Column("counterparty_address", String, nullable=False),
+    Column("agreement_id", String, nullable=False),
+    Column("dataset_id", String, nullable=False),
+    Column("tenant", String, nullable=False),
+    Column("format", String, nullable=False),
+    Column("state", String, nullable=False),
+    Column("data_address", Text),
+    Column("suspended_by", String),
+    Column("token_id", String, unique=True),
+    Column("token_hash", String),
+    Column("created_at", String, nullable=False),
+    Column("modified_at", String, nullable=False),
+    Index("ix_dsp_transfers_agreement", "agreement_id"),
+)
+
 # -- policy (civictwin.dataspace.audit, civictwin.dataspace.consent) -----------------------
 # The audit trail: one hash chain per tenant. Each entry's `hash` is SHA-256 over the canonical
 # JSON of the entry with the previous entry's hash (`prev_hash`); `audit_heads` holds each
@@ -325,6 +398,7 @@ consent_exclusions = Table(
     Column("entity_id", String, primary_key=True),
     Column("consent_id", String, primary_key=True),
     Column("from_at", String, nullable=False),
+    Index("ix_consent_exclusions_from", "tenant", "from_at"),
 )
 
 # Catalogue (civictwin.catalog): DCAT-AP datasets kept whole as JSON, one row per dataset per
