@@ -74,7 +74,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(web_api.router)
     app.include_router(audit_api.router)
     app.include_router(consent_api.router)
-    app.include_router(catalog_api.router)
     app.include_router(algorithms_api.router)
     auth.install(app)
     _error_handlers(app)

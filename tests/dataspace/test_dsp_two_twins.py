@@ -32,7 +32,8 @@ def _entity(n: int, kind: str, **attrs: Any) -> dict[str, Any]:
 
 def _fill(provider: Side, tenant: str) -> None:
     headers = {"Authorization": f"Bearer {provider.operator_key}", "NGSILD-Tenant": tenant}
-    batch = [_entity(n, "Building", floors=n + 2, energy=100 * n) for n in (1, 2, 3)]
+    batch = [_entity(n, "Building", floors=n + 2, energy=100 * n, category=["residential"],
+                     address={"addressLocality": "Lumen"}) for n in (1, 2, 3)]
     batch.append(_entity(1, "Streetlight", lampStatus="on"))
     made = httpx.post(f"{provider.url}/ngsi-ld/v1/entityOperations/create", json=batch,
                       headers=headers)

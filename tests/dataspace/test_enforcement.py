@@ -37,6 +37,8 @@ def twin(store: Store, tenant: str) -> Iterator[TestClient]:
         headers = {"Authorization": f"Bearer {operator_key(store)}", "NGSILD-Tenant": tenant}
         for n, (lon, lat) in enumerate(((4.35, 50.85), (4.36, 50.86)), start=1):
             body = {"id": f"urn:ngsi-ld:Building:{n}", "type": "Building",
+                    "category": {"type": "Property", "value": ["residential"]},
+                    "address": {"type": "Property", "value": {"addressLocality": "Lumen"}},
                     "energy": {"type": "Property", "value": 100 * n},
                     "location": {"type": "GeoProperty",
                                  "value": {"type": "Point", "coordinates": [lon, lat]}}}
@@ -144,11 +146,11 @@ def test_counts_types_and_attributes_see_only_the_dataset(twin: TestClient, stor
                     headers=headers).headers["NGSILD-Results-Count"] == "0"
     details = twin.get("/ngsi-ld/v1/types", params={"details": "true"}, headers=headers).json()
     assert [t["typeName"] for t in details] == ["Building"]
-    assert details[0]["attributeNames"] == ["energy", "location"]
+    assert details[0]["attributeNames"] == ["address", "category", "energy", "location"]
     assert twin.get("/ngsi-ld/v1/types/Building", headers=headers).json()["entityCount"] == 2
     names = twin.get("/ngsi-ld/v1/attributes", params={"details": "true"},
                      headers=headers).json()
-    assert {a["attributeName"] for a in names} == {"energy", "location"}
+    assert {a["attributeName"] for a in names} == {"address", "category", "energy", "location"}
     assert all(a["typeNames"] == ["Building"] for a in names)
     assert twin.get("/ngsi-ld/v1/attributes/lamp", headers=headers).status_code == 404
     query = twin.get("/ngsi-ld/v1/temporal/entities", params={"type": "Streetlight"},
@@ -160,7 +162,7 @@ def test_a_place_named_by_id_is_an_entity_of_the_provider(twin: TestClient, stor
                                                           tenant: str) -> None:
     district = "urn:ngsi-ld:CityDistrict:lumen:centre"
     made = twin.post("/ngsi-ld/v1/entities", json={
-        "id": district, "type": "CityDistrict",
+        "id": district, "type": "CityDistrict", "name": {"type": "Property", "value": "Centre"},
         "location": {"type": "GeoProperty", "value": LUMEN}},
         headers={"Authorization": f"Bearer {operator_key(store)}", "NGSILD-Tenant": tenant})
     assert made.status_code == 201

@@ -166,7 +166,8 @@ def test_a_partial_upsert_may_build_an_entity_up(client: TestClient) -> None:
 
 
 def test_validation_can_be_switched_off(store: Store, tenant: str) -> None:
-    app = create_app(Settings(database_url="sqlite://", validate_models=False), store=store)
+    app = create_app(Settings(database_url="sqlite://", validate_models=False,
+                              auth_required=False), store=store)
     with TestClient(app, headers={"NGSILD-Tenant": tenant}) as off:
         assert off.post(ENTITIES, json=building(floorsAboveGround=prop(-2),
                                                 category=None)).status_code == 201
