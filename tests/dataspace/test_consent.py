@@ -83,7 +83,9 @@ def test_withdrawn_consent_withholds_its_data_everywhere(client: TestClient) -> 
     assert [e["event"] for e in again.json()["events"]] == ["given", "withdrawn"]
     audit = client.get("/audit", params={"action": "consent.withdrawn"}).json()
     assert audit["total"] == 1 and audit["entries"][0]["subject"] == record["id"]
-    assert audit["entries"][0]["actor"] == "urn:subject:p-1"
+    # The authenticated participant acts, for the data subject it names.
+    actor = audit["entries"][0]["actor"]
+    assert actor.startswith("operator-") and actor.endswith(" (for urn:subject:p-1)")
     assert client.get("/audit/verify").json()["ok"] is True
 
 

@@ -1,7 +1,8 @@
 """`/consent`: give, read, renew and withdraw consents; receipts for data subjects.
 
-Until app-wide authentication exists, the acting party is taken from the `Civictwin-Actor`
-header ("anonymous" without it); it is what the audit trail records.
+The acting party the audit trail records is the authenticated participant; a participant
+acting for someone else (a consent portal recording a data subject's choice) may name them in
+the `Civictwin-Actor` header, recorded as "participant (for name)".
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from civictwin.dataspace.auth import Principal
 from civictwin.dataspace.consent import ConsentRecord, ConsentRegistry, parse_consent
 from civictwin.errors import BadRequestData
 from civictwin.ngsild.http import read_body, tenant_of
@@ -32,8 +34,12 @@ RegistryDep = Annotated[ConsentRegistry, Depends(registry)]
 
 
 def actor_of(request: Request) -> str:
-    """Return who acts: the Civictwin-Actor header, until authentication provides it."""
-    return request.headers.get("Civictwin-Actor", "").strip() or "anonymous"
+    """Return who acts: the authenticated participant, and whom it acts for, if it says."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    participant = principal.participant if principal else None
+    who = participant.id if participant else "anonymous"
+    on_behalf = request.headers.get("Civictwin-Actor", "").strip()
+    return f"{who} (for {on_behalf})" if on_behalf else who
 
 
 @router.post("", status_code=201)
