@@ -36,7 +36,7 @@ from civictwin.store.base import (
     WriteListener,
 )
 from civictwin.store.index import index_rows
-from civictwin.store.migrations import MIGRATIONS
+from civictwin.store.migrations import MIGRATIONS, applied_versions
 from civictwin.store.qsql import compile_q, compile_scope, compile_types
 from civictwin.store.schema import (
     attribute_values,
@@ -97,20 +97,20 @@ class SqlStore:
         raise NotImplementedError
 
     # -- schema --------------------------------------------------------------------------
-    def migrate(self) -> int:
-        """Bring the schema to the newest version; return that version."""
+    def migrate(self, upto: int | None = None) -> int:
+        """Apply every missing migration step (up to `upto`); return the newest version."""
         with self._write() as conn, conn.begin():
             schema_version.create(conn, checkfirst=True)
-            current = conn.execute(select(func.max(schema_version.c.version))).scalar() or 0
+            applied = applied_versions(conn, _now())
             for version, step in MIGRATIONS:
-                if version <= current:
+                if version in applied or (upto is not None and version > upto):
                     continue
                 step(conn)
                 for statement in self._migration_sql(version):
                     conn.exec_driver_sql(statement)
                 conn.execute(insert(schema_version).values(version=version, applied_at=_now()))
-                current = version
-        return int(current)
+                applied.add(version)
+        return max(applied, default=0)
 
     def close(self) -> None:
         """Release connections."""
