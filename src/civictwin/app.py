@@ -26,6 +26,7 @@ from civictwin.ngsild import api as entity_api
 from civictwin.ngsild import meta_api, registrations_api, subscriptions_api
 from civictwin.ngsild.notifier import Notifier
 from civictwin.ngsild.temporal_api import router as temporal_router
+from civictwin.ops import api as ops_api
 from civictwin.store import Store
 from civictwin.twin import open_twin
 
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(temporal_router)
     app.include_router(registrations_api.router)
     app.include_router(subscriptions_api.router)
+    ops_api.install(app, settings, twin.store)
     _error_handlers(app)
     return app
 

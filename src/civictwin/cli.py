@@ -47,13 +47,16 @@ def serve(config: ConfigOpt = None, database_url: DbOpt = None,
     import uvicorn
 
     from civictwin.app import create_app
+    from civictwin.ops.logs import configure_logging
 
     settings = _settings(config, database_url, host=host, port=port)
     try:
         application = create_app(settings)
     except CivicTwinError as exc:
         _fail(exc.detail)
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
+    configure_logging(settings.log_format)
+    uvicorn.run(application, host=settings.host, port=settings.port, log_config=None,
+                access_log=False)
 
 
 @app.command()

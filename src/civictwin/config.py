@@ -6,7 +6,7 @@ import functools
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +42,22 @@ class Settings(BaseSettings):
     )
     default_limit: int = Field(20, ge=1, description="Entities per page when `limit` is absent.")
     max_limit: int = Field(1000, ge=1, description="Largest `limit` a query may ask for.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as plain text or as one JSON object per line."
+    )
+    max_concurrent_requests: int = Field(
+        64, ge=1, description="Requests served at once; more wait, then get 503 + Retry-After."
+    )
+    admission_wait_seconds: float = Field(
+        1.0, ge=0, description="How long an excess request may wait for a slot before its 503."
+    )
+    rate_limit_per_second: float = Field(
+        0, ge=0, description="Requests per second allowed per client address (0: no limit); "
+        "beyond it 429 + Retry-After."
+    )
+    rate_limit_burst: int = Field(
+        100, ge=1, description="Requests a client may send at once before the rate applies."
+    )
 
     @field_validator("context_allowlist", mode="before")
     @classmethod

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
 
+from civictwin.app import create_app
+from civictwin.config import Settings
+from civictwin.store import Store
+from tests.servers import free_port
 from tests.services import drop_postgres_database, fresh_postgres_database, require_postgres_url
 
 NewDatabase = Callable[[], str]
@@ -32,3 +41,23 @@ def new_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[New
     for url in made:
         if url.startswith("postgresql"):
             drop_postgres_database(url)
+
+
+@contextmanager
+def serve_app(store: Store, **settings: Any) -> Iterator[str]:
+    """Serve the twin over `store` with these settings on a free loopback port; yield its URL."""
+    port = free_port()
+    app = create_app(Settings(database_url="sqlite://", port=port, **settings), store=store)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -1,0 +1,32 @@
+"""Cheap read-only queries for operations: readiness, and counts read at metrics scrape time."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, func, select
+
+from civictwin.store.migrations import MIGRATIONS
+from civictwin.store.schema import ingest_dead_letters, notification_outbox, schema_version
+
+
+def missing_migrations(engine: Engine) -> list[int]:
+    """Return the migration versions not applied yet (raises if the database is unreachable)."""
+    with engine.connect() as conn:
+        found = {int(v) for v in conn.execute(select(schema_version.c.version)).scalars()}
+    if len(found) == 1:  # a legacy lone row N means 1..N
+        found = set(range(1, max(found) + 1))
+    return [version for version, _ in MIGRATIONS if version not in found]
+
+
+def outbox_counts(engine: Engine) -> dict[str, int]:
+    """Return the number of outbox notifications in each state (pending, sent, failed)."""
+    ob = notification_outbox.c
+    stmt = select(ob.state, func.count()).group_by(ob.state)
+    with engine.connect() as conn:
+        return {str(state): int(n) for state, n in conn.execute(stmt)}
+
+
+def dead_letter_count(engine: Engine) -> int:
+    """Return how many ingest dead letters are kept."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(ingest_dead_letters)).scalar()
+                   or 0)
