@@ -13,10 +13,13 @@ from rich.console import Console
 from civictwin.config import Settings, load_settings
 from civictwin.errors import CivicTwinError
 from civictwin.ingest.cli import ingest_app
+from civictwin.ops import cli as ops_cli
 
 app = typer.Typer(help="civictwin: a local digital twin and data space for cities.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(ingest_app, name="ingest")
+app.command()(ops_cli.backup)
+app.command()(ops_cli.restore)
 err = Console(stderr=True, soft_wrap=True)
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides the setting.")]

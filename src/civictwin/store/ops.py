@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, inspect, select
 
+from civictwin.store.base import Store
 from civictwin.store.migrations import MIGRATIONS
 from civictwin.store.schema import ingest_dead_letters, notification_outbox, schema_version
 
@@ -30,3 +31,9 @@ def dead_letter_count(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(ingest_dead_letters)).scalar()
                    or 0)
+
+
+def table_names(store: Store) -> set[str]:
+    """Return the names of the tables in the store's database."""
+    engine: Engine = store.engine  # type: ignore[attr-defined]
+    return set(inspect(engine).get_table_names())
