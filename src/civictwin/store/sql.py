@@ -74,6 +74,9 @@ class SqlStore:
         """Return `stmt` with a row lock where the dialect needs one."""
         return stmt
 
+    def _lock_ids(self, conn: Connection, tenant: str, ids: Sequence[str]) -> None:
+        """Serialise concurrent writes of these entity ids (SQLite's writes are serial)."""
+
     def _migration_sql(self, version: int) -> list[str]:
         """Return dialect-specific statements for one schema version."""
         return []
@@ -121,6 +124,7 @@ class SqlStore:
         """Insert new entities; an id that exists already fails with AlreadyExists."""
         errors: dict[str, Exception] = {}
         with self._write() as conn, conn.begin():
+            self._lock_ids(conn, tenant, [e.id for e in batch])
             existing = self._existing(conn, tenant, [e.id for e in batch])
             fresh: dict[str, Entity] = {}
             for entity in batch:
@@ -136,6 +140,7 @@ class SqlStore:
         """Insert entities, or replace those that exist (keeping createdAt)."""
         last: dict[str, Entity] = {e.id: e for e in batch}
         with self._write() as conn, conn.begin():
+            self._lock_ids(conn, tenant, list(last))
             existing = self._existing(conn, tenant, list(last))
             before = self._current(conn, tenant, list(existing)) if self.listeners else {}
             olds = [e for e in last.values() if e.id in existing]
@@ -154,6 +159,7 @@ class SqlStore:
         success: list[str] = []
         errors: dict[str, Exception] = {}
         with self._write() as conn, conn.begin():
+            self._lock_ids(conn, tenant, ids)
             stmt = select(entities).where(entities.c.tenant == tenant, entities.c.id.in_(ids))
             rows = {r.id: r for r in conn.execute(self._lock(conn, stmt))}
             rewrites: list[tuple[int, Entity]] = []
@@ -184,6 +190,7 @@ class SqlStore:
     def delete_entities(self, tenant: str, ids: Sequence[str]) -> BatchOutcome:
         """Delete entities by id; a missing id is ResourceNotFound."""
         with self._write() as conn, conn.begin():
+            self._lock_ids(conn, tenant, ids)
             existing = self._existing(conn, tenant, list(ids))
             before = self._current(conn, tenant, list(existing)) if self.listeners else {}
             self._remove(conn, [pk for pk, _ in existing.values()])
