@@ -88,10 +88,14 @@ def _sqlite_copy(source: str, target: Path, progress: Progress | None) -> None:
         if progress is not None:
             progress(total - remaining, total)
 
+    if not Path(source).is_file():
+        raise BadRequestData(f"no SQLite database at {source}")
     src = sqlite3.connect(source)
     dst = sqlite3.connect(target)
     try:
         src.backup(dst, pages=PAGES_PER_STEP, progress=step)
+    except sqlite3.Error as exc:
+        raise CivicTwinError(f"SQLite backup failed: {exc}") from exc
     finally:
         dst.close()
         src.close()
