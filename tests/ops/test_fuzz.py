@@ -121,7 +121,8 @@ def _fuzz(operation: Any, tenant: str, failures: list[str]) -> None:
 
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False)
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=8) | st.sampled_from(["Property", "Relationship", "GeoProperty",
                                              "urn:ngsi-ld:Sensor:f1", "Point", "@context"]),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
