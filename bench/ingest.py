@@ -23,7 +23,7 @@ import json
 import pstats
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,6 @@ from civictwin.ngsild.entities import build_entity
 from civictwin.store.base import Entity
 from civictwin.store.factory import open_store
 from civictwin.store.index import index_rows
-from civictwin.store.schema import attribute_values
 
 CHUNK = 1000
 TARGET_RATIO = 0.5
@@ -86,22 +85,8 @@ def expanded_entities(bodies: list[dict[str, Any]], db: Database) -> list[Entity
     return [build_entity(body, ctx, now) for body in bodies]
 
 
-def json_text(dialect: str) -> Callable[[Any], str | None]:
-    """Return how the store's `attribute_values.json` column turns a value into text.
-
-    SQLAlchemy's JSON type stores None as the JSON text 'null' unless none_as_null is set;
-    the baseline must write what the store writes, whichever it is.
-    """
-    column_type = attribute_values.c.json.type
-    column_type = getattr(column_type, "_variant_mapping", {}).get(dialect, column_type)
-    if getattr(column_type, "none_as_null", False):
-        return lambda value: None if value is None else json.dumps(value)
-    return json.dumps
-
-
 def precompute_rows(entities: list[Entity], dialect: str) -> list[ChunkRows]:
     """Return, per chunk, the rows the store writes for these entities (pks assigned here)."""
-    as_json = json_text(dialect)
     out: list[ChunkRows] = []
     pk = gk = 0
     for batch in chunks(entities, CHUNK):
@@ -111,21 +96,18 @@ def precompute_rows(entities: list[Entity], dialect: str) -> list[ChunkRows]:
             doc = json.dumps(entity.document(), separators=(",", ":"))
             rows.entities.append((pk, TENANT, entity.id, doc, entity.created_at,
                                   entity.modified_at))
-            index = index_rows(entity, TENANT)
-            rows.types += [(pk, t["type"], t["tenant"]) for t in index.types]
-            rows.values += [
-                (pk, v["tenant"], v["name"], v["sub"], v["dataset_id"], v["kind"], v["num"],
-                 v["text"], v["flag"], as_json(v["json"]))
-                for v in index.values]
+            index = index_rows(entity, TENANT, pk)
+            rows.types += index.types
+            rows.values += index.values
             for g in index.geometries:
                 gk += 1
-                row: tuple[Any, ...] = (gk, pk, g["tenant"], g["name"], g["dataset_id"],
-                                        g["geojson"], g["minx"], g["miny"], g["maxx"], g["maxy"])
+                row: tuple[Any, ...] = (gk, *g)
                 if dialect == "postgresql":
-                    geom = shapely.set_srid(shapely.from_geojson(g["geojson"]), 4326)
+                    geom = shapely.set_srid(shapely.from_geojson(row[5]), 4326)
                     row = (*row, shapely.to_wkb(geom, hex=True, include_srid=True))
                 rows.geometries.append(row)
-                rows.rtree.append((gk, g["minx"], g["maxx"], g["miny"], g["maxy"]))
+                # (gk, entity_pk, tenant, name, dataset_id, geojson, minx, miny, maxx, maxy)
+                rows.rtree.append((gk, row[6], row[8], row[7], row[9]))
         out.append(rows)
     return out
 
@@ -192,9 +174,10 @@ class RawPostgres:
 class Ours:
     """Our side: ContextBroker.batch_upsert on a store of our own."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, validate_models: bool = True) -> None:
         self.store = open_store(db.url)
-        self.broker = ContextBroker(self.store, Settings(database_url=db.url))
+        self.broker = ContextBroker(self.store, Settings(database_url=db.url,
+                                                         validate_models=validate_models))
         self.ctx = self.broker.context(None)
 
     def write(self, chunk: list[dict[str, Any]]) -> None:
@@ -229,8 +212,8 @@ def fingerprint(db: Database) -> dict[str, Any]:
         return {k: tuple(pg.execute(q).fetchone() or ()) for k, q in checks.items()}
 
 
-def measure(dialect: str, bodies: list[dict[str, Any]],
-            pg_url: str | None) -> tuple[float, float, int]:
+def measure(dialect: str, bodies: list[dict[str, Any]], pg_url: str | None,
+            validate_models: bool = True) -> tuple[float, float, int]:
     """Return the seconds ours and the baseline spent writing, chunk by chunk in turn.
 
     Taking turns per chunk spreads whatever else the machine does over both sides evenly.
@@ -238,7 +221,7 @@ def measure(dialect: str, bodies: list[dict[str, Any]],
     with fresh_database(dialect, pg_url) as ours_db, fresh_database(dialect, pg_url) as raw_db:
         open_store(raw_db.url).close()  # the same schema, by the same migrations
         prepared = precompute_rows(expanded_entities(bodies, raw_db), dialect)
-        ours = Ours(ours_db)
+        ours = Ours(ours_db, validate_models)
         raw = RawSqlite(raw_db) if dialect == "sqlite" else RawPostgres(raw_db)
         ours_s = raw_s = 0.0
         try:
@@ -278,7 +261,8 @@ def profile_ours(dialect: str, bodies: list[dict[str, Any]], pg_url: str | None,
 
 
 def run(entities: int = 20_000, database_url: str | None = None, seed: int = 7,
-        dialects: Sequence[str] | None = None, profile: str | None = None) -> dict[str, Any]:
+        dialects: Sequence[str] | None = None, profile: str | None = None,
+        validate_models: bool = True) -> dict[str, Any]:
     """Measure ours and the baseline on each store; return entities/s and ratios per dialect."""
     bodies = buildings(entities, seed)
     pg_url = postgres_base_url(database_url)
@@ -286,7 +270,7 @@ def run(entities: int = 20_000, database_url: str | None = None, seed: int = 7,
         dialects = ["sqlite"] + (["postgresql"] if pg_url else [])
     results: dict[str, Any] = {}
     for dialect in dialects:
-        ours_s, raw_s, rows = measure(dialect, bodies, pg_url)
+        ours_s, raw_s, rows = measure(dialect, bodies, pg_url, validate_models)
         if profile:  # a separate pass: the profiler would slow the measured one
             profile_ours(dialect, bodies, pg_url, f"{profile}.{dialect}.pstats")
         results[dialect] = {
@@ -296,6 +280,7 @@ def run(entities: int = 20_000, database_url: str | None = None, seed: int = 7,
             "baseline_per_s": entities / raw_s,
             "ratio": raw_s / ours_s,
             "baseline_method": BASELINE_METHOD[dialect],
+            "validate_models": validate_models,
         }
     return results
 
@@ -314,6 +299,9 @@ def report(results: dict[str, Any]) -> None:
     for dialect, r in results.items():
         console.print(f"baseline on {dialect}: {r['baseline_method']}")
     for dialect, r in results.items():
+        state = "on" if r["validate_models"] else "off"
+        console.print(f"ours on {dialect}: Smart Data Models validation {state}")
+    for dialect, r in results.items():
         verdict(f"ingest {dialect}", r["ratio"] >= TARGET_RATIO,
                 f"ours/baseline = {r['ratio']:.2f} (target >= {TARGET_RATIO})")
 
@@ -326,11 +314,14 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: $CIVICTWIN_TEST_DATABASE_URL; SQLite always runs)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
+    parser.add_argument("--no-validate-models", action="store_true",
+                        help="measure ours with Smart Data Models validation off")
     parser.add_argument("--profile", metavar="PREFIX",
                         help="cProfile our side; write PREFIX.<store>.pstats and print hot spots")
     args = parser.parse_args(argv)
     dialects = [args.only] if args.only else None
-    results = run(args.entities, args.database_url, args.seed, dialects, args.profile)
+    results = run(args.entities, args.database_url, args.seed, dialects, args.profile,
+                  not args.no_validate_models)
     report(results)
     if args.profile:
         for dialect in results:

@@ -32,6 +32,7 @@ from sqlalchemy import text
 from bench.workload import console, fresh_database, postgres_base_url, quiet_heap, verdict
 from civictwin.app import create_app
 from civictwin.config import Settings
+from civictwin.dataspace.participants import demo_operator_key
 from civictwin.ngsild.jsonld import CIVICTWIN_CONTEXT_URL
 from civictwin.ngsild.temporal import load_meter_history, temporal_query
 from civictwin.samplecity import generate_city
@@ -74,6 +75,7 @@ def measure(dialect: str, repeat: int, pg_url: str | None) -> dict[str, Any]:
         store = open_store(db.url)
         try:
             app = create_app(Settings(database_url=db.url), store=store)
+            auth = {"Authorization": f"Bearer {demo_operator_key(store)}"}
             broker, temporal = app.state.broker, app.state.temporal
             ctx = broker.context(CIVICTWIN_CONTEXT_URL)
             broker.batch_upsert(TENANT, [city.meters[0]], ctx)
@@ -98,7 +100,7 @@ def measure(dialect: str, repeat: int, pg_url: str | None) -> dict[str, Any]:
             with TestClient(app) as client:
                 def http() -> None:
                     response = client.get(f"/ngsi-ld/v1/temporal/entities/{meter}",
-                                          params=params, headers={"Link": link})
+                                          params=params, headers={"Link": link, **auth})
                     assert response.status_code == 200, response.text
 
                 measured = {

@@ -114,3 +114,28 @@ ct_ensure_venv() {
     (cd "$CT_ROOT" && "$CT_VENV/bin/python" -m pip install --quiet -e '.[dev]')
     echo "$want" >"$stamp"
 }
+
+# ct_ensure_web: build the web map (web/ -> src/civictwin/web/static) with npm when its
+# sources changed since the last build; `npm ci` only when the lock file changed.
+ct_ensure_web() {
+    local web="$CT_ROOT/web" out="$CT_ROOT/src/civictwin/web/static"
+    local stamp="$out/.build.sha256" modules_stamp="$web/node_modules/.civictwin-lock.sha256"
+    local want have="" lock
+    # shellcheck disable=SC2046  # file names from git/find have no spaces here
+    want="$(cd "$web" && cat package.json package-lock.json build.mjs tsconfig.json \
+        $(find src -type f | LC_ALL=C sort) | sha256sum | cut -d' ' -f1)"
+    [[ -f "$stamp" ]] && have="$(<"$stamp")"
+    if [[ "$want" == "$have" && -f "$out/index.html" ]]; then
+        ct_step "web map up to date"
+        return 0
+    fi
+    lock="$(sha256sum "$web/package-lock.json" | cut -d' ' -f1)"
+    if [[ ! -f "$modules_stamp" || "$(<"$modules_stamp")" != "$lock" ]]; then
+        ct_step "installing the web map's npm packages (npm ci)"
+        (cd "$web" && npm ci --no-audit --no-fund --loglevel=error) || ct_die "npm ci failed in web/"
+        echo "$lock" >"$modules_stamp"
+    fi
+    ct_step "building the web map (npm run build)"
+    (cd "$web" && npm run --silent build) || ct_die "the web map build failed (cd web && npm run build)"
+    echo "$want" >"$stamp"
+}

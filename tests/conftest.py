@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from civictwin.app import create_app
-from civictwin.config import Settings
 from civictwin.store import Store, open_store
+from tests.servers import loopback_settings
 from tests.services import (
     drop_postgres_database,
     fresh_postgres_database,
@@ -52,11 +52,22 @@ def tenant() -> str:
     return f"t{uuid.uuid4().hex[:12]}"
 
 
+def operator_key(store: Store) -> str:
+    """Register a fresh operator participant in `store`; return its API key."""
+    from civictwin.dataspace.participants import Participants
+
+    participants = Participants(store)
+    operator = participants.add(f"operator-{uuid.uuid4().hex[:12]}", "Test operator",
+                                {"operator"})
+    return participants.issue_key(operator.id, "tests").key
+
+
 @pytest.fixture
 def client(store: Store, tenant: str) -> Iterator[TestClient]:
-    """An in-process HTTP client whose requests all carry this test's tenant."""
-    app = create_app(Settings(database_url="sqlite://"), store=store)
-    with TestClient(app, headers={"NGSILD-Tenant": tenant}) as test_client:
+    """An in-process HTTP client, authenticated as an operator, in this test's tenant."""
+    app = create_app(loopback_settings(auth_required=True), store=store)
+    headers = {"NGSILD-Tenant": tenant, "Authorization": f"Bearer {operator_key(store)}"}
+    with TestClient(app, headers=headers) as test_client:
         yield test_client
 
 

@@ -5,14 +5,30 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 
 from civictwin.app import create_app
 from civictwin.config import Settings
 from civictwin.store import Store
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+"""Tests call receivers on loopback, which the twin refuses unless allow-listed."""
+
+
+def loopback_settings(**values: Any) -> Settings:
+    """Return Settings for a test twin whose notifications may go to loopback receivers.
+
+    Authentication is off unless `auth_required=True` is given (every request acts as the
+    operator), so NGSI-LD tests need no credentials; the `client` fixture and the data space
+    tests turn it on.
+    """
+    values.setdefault("database_url", "sqlite://")
+    values.setdefault("auth_required", False)
+    return Settings(notification_allowlist=LOOPBACK, **values)
 
 
 def free_port() -> int:
@@ -24,10 +40,25 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_twin(store: Store) -> Iterator[str]:
-    """Serve the twin over `store` on a free loopback port; yield its base URL."""
-    port = free_port()
-    app = create_app(Settings(database_url="sqlite://", port=port), store=store)
+def serve_twin(store: Store, port: int | None = None, wrap: Callable[[Any], Any] | None = None,
+               **values: Any) -> Iterator[str]:
+    """Serve the twin over `store` on a free loopback port; yield its base URL.
+
+    Unless `auth_required=True` is given the server runs with authentication off (see
+    `loopback_settings`). `wrap` wraps the ASGI app (e.g. to record the messages it receives).
+    """
+    port = port or free_port()
+    app: Any = create_app(loopback_settings(port=port, **values), store=store)
+    if wrap is not None:
+        app = wrap(app)
+    with serve_app(app, port) as url:
+        yield url
+
+
+@contextmanager
+def serve_app(app: Any, port: int | None = None) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a loopback port (lifespan included); yield its URL."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

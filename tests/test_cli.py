@@ -29,7 +29,10 @@ def test_demo_loads_a_queryable_city(tmp_path: Path) -> None:
                     "--history-meters", "2")
     assert run.returncode == 0, run.stderr
     assert "loaded" in run.stderr
-    with TestClient(create_app(Settings(database_url=url))) as http:
+    (key,) = [line.removeprefix("export KEY=") for line in run.stdout.splitlines()
+              if line.startswith("export KEY=ctk_")]
+    auth = {"Authorization": f"Bearer {key}"}
+    with TestClient(create_app(Settings(database_url=url)), headers=auth) as http:
         link = f'<{CIVICTWIN_CONTEXT_URL}>; rel="http://www.w3.org/ns/json-ld#context"'
         meter = http.get("/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:SmartMeteringObservation:"
                          "lumen:1", params={"attrs": "electricityConsumption",

@@ -35,3 +35,15 @@ def test_bad_values_and_unknown_keys_are_refused(tmp_path: Path) -> None:
         load_settings(config)
     with pytest.raises(ValidationError, match="port"):
         load_settings(None, port=0)
+
+
+def test_lists_come_comma_separated_from_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVICTWIN_NOTIFICATION_ALLOWLIST", "127.0.0.1, 10.0.0.0/8")
+    monkeypatch.setenv("CIVICTWIN_MQTT_MAPPINGS", "meters.toml,air.toml")
+    monkeypatch.setenv("CIVICTWIN_CONTEXT_ALLOWLIST", "a.org")
+    settings = load_settings(None)
+    assert settings.notification_allowlist == ("127.0.0.1", "10.0.0.0/8")
+    assert settings.mqtt_mappings == ("meters.toml", "air.toml")
+    assert settings.context_allowlist == ("a.org",)
+    assert Settings.model_fields["notification_allowlist"].default == ()  # public only

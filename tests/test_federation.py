@@ -230,7 +230,10 @@ def test_the_request_context_travels_with_the_query(twins: tuple[Twin, Twin]) ->
     link = {"Link": f'<{CIVICTWIN_CONTEXT_URL}>; rel="http://www.w3.org/ns/json-ld#context"; '
                     'type="application/ld+json"'}
     tower = {"id": "urn:ngsi-ld:Building:1", "type": "Building",
-             "floorsAboveGround": {"type": "Property", "value": 30}}
+             "floorsAboveGround": {"type": "Property", "value": 30},
+             # What Smart Data Models requires of a Building (validate_models is on):
+             "category": {"type": "Property", "value": ["office"]},
+             "address": {"type": "Property", "value": {"addressLocality": "Lumen"}}}
     assert b.http.post(ENTITIES, json=tower, headers=link).status_code == 201
     a.register(b, entities=[{"type": "Building"}], propertyNames=["floorsAboveGround"])
     # Registered without the context: "Building" means another IRI, so nothing is asked.

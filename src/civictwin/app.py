@@ -13,8 +13,11 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from civictwin import __version__
+from civictwin.analytics import algorithms_api
+from civictwin.catalog import api as catalog_api
 from civictwin.config import Settings
 from civictwin.config import settings as load_settings
+from civictwin.dataspace import audit_api, auth, consent_api, dsp_api
 from civictwin.errors import (
     BadRequestData,
     CivicTwinError,
@@ -22,6 +25,7 @@ from civictwin.errors import (
     OperationNotSupported,
     ResourceNotFound,
 )
+from civictwin.ingest.service import BridgeService
 from civictwin.ngsild import api as entity_api
 from civictwin.ngsild import meta_api, registrations_api, subscriptions_api
 from civictwin.ngsild.notifier import Notifier
@@ -29,18 +33,22 @@ from civictwin.ngsild.temporal_api import router as temporal_router
 from civictwin.ops import api as ops_api
 from civictwin.store import Store
 from civictwin.twin import open_twin
+from civictwin.web import api as web_api
 
 log = logging.getLogger("civictwin")
 
 
 @asynccontextmanager
-async def _notifier_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Deliver notifications while the app serves."""
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Deliver notifications and run the MQTT bridges while the app serves."""
     notifier: Notifier = app.state.notifier
+    bridges: BridgeService = app.state.bridges
     notifier.start()
+    bridges.start()
     try:
         yield
     finally:
+        bridges.stop()  # first: what they still write may notify
         notifier.stop()
 
 
@@ -48,7 +56,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     """Return the civictwin ASGI application over `store` (opened from settings if None)."""
     settings = settings or load_settings()
     twin = open_twin(settings, store)
-    app = FastAPI(title="civictwin", version=__version__, lifespan=_notifier_lifespan,
+    app = FastAPI(title="civictwin", version=__version__, lifespan=_lifespan,
                   description="A local digital twin and data space for cities (NGSI-LD).")
     app.state.settings = settings
     app.state.store = twin.store
@@ -56,11 +64,19 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.temporal = twin.temporal
     app.state.subscriptions = twin.subscriptions
     app.state.notifier = Notifier(app.state.subscriptions)
+    app.state.bridges = BridgeService.from_settings(settings, twin.broker)
     app.include_router(entity_api.router)
     app.include_router(meta_api.router)
     app.include_router(temporal_router)
     app.include_router(registrations_api.router)
     app.include_router(subscriptions_api.router)
+    app.include_router(catalog_api.router)
+    app.include_router(dsp_api.router)
+    app.include_router(web_api.router)
+    app.include_router(audit_api.router)
+    app.include_router(consent_api.router)
+    app.include_router(algorithms_api.router)
+    auth.install(app)
     ops_api.install(app, settings, twin.store)
     _error_handlers(app)
     return app

@@ -10,7 +10,15 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from civictwin.analytics.forecast_cli import forecast_command
+from civictwin.analytics.lake_cli import ghg, indicators, lake_app
+from civictwin.analytics.scenario_cli import scenario_app
+from civictwin.catalog.cli import catalog_app
 from civictwin.config import Settings, load_settings
+from civictwin.dataspace.consent_cli import consent_app
+from civictwin.dataspace.dsp_cli import dsp_app
+from civictwin.dataspace.participants_cli import participants_app
+from civictwin.dataspace.policy_cli import audit_app, policy_app
 from civictwin.errors import CivicTwinError
 from civictwin.ingest.cli import ingest_app
 from civictwin.ops import cli as ops_cli
@@ -18,6 +26,17 @@ from civictwin.ops import cli as ops_cli
 app = typer.Typer(help="civictwin: a local digital twin and data space for cities.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(participants_app, name="participants")
+app.add_typer(dsp_app, name="dsp")
+app.add_typer(policy_app, name="policy")
+app.add_typer(audit_app, name="audit")
+app.add_typer(consent_app, name="consent")
+app.add_typer(lake_app, name="lake")
+app.command("indicators")(indicators)
+app.command("ghg")(ghg)
+app.add_typer(scenario_app, name="scenario")
+app.command("forecast")(forecast_command)
 app.command()(ops_cli.backup)
 app.command()(ops_cli.restore)
 err = Console(stderr=True, soft_wrap=True)
@@ -47,12 +66,15 @@ def serve(config: ConfigOpt = None, database_url: DbOpt = None,
           host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
           port: Annotated[int | None, typer.Option(help="Listen port.")] = None) -> None:
     """Run the twin's HTTP API."""
+    _serve(_settings(config, database_url, host=host, port=port))
+
+
+def _serve(settings: Settings) -> None:
     import uvicorn
 
     from civictwin.app import create_app
     from civictwin.ops.logs import configure_logging
 
-    settings = _settings(config, database_url, host=host, port=port)
     try:
         application = create_app(settings)
     except CivicTwinError as exc:
@@ -96,8 +118,28 @@ def demo(config: ConfigOpt = None, database_url: DbOpt = None,
     except CivicTwinError as exc:
         _fail(exc.detail)
     err.print(f"[green]loaded[/green] {loaded} entities into {settings.database_url}")
+    _demo_key(settings)
     if not load_only:
-        serve(config, settings.database_url, settings.host, settings.port)
+        if not settings.anonymous_read:  # the sample city is open data: reads need no key
+            settings = settings.model_copy(update={"anonymous_read": ("default",)})
+            err.print("the sample city is open data here: anyone may read it; writes need "
+                      "the key")
+        _serve(settings)
+
+
+def _demo_key(settings: Settings) -> None:
+    """Give the demo's operator a fresh API key and print it for the README tour."""
+    from civictwin.dataspace.participants import demo_operator_key
+    from civictwin.store import open_store
+
+    store = open_store(settings.database_url)
+    try:
+        key = demo_operator_key(store)
+    finally:
+        store.close()
+    err.print("the demo operator's API key (every request needs it; earlier demo keys are "
+              "revoked):")
+    typer.echo(f"export KEY={key}")
 
 
 @app.command("settings")

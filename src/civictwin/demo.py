@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
+from typing import Any
+
 from rich.progress import Progress
 
 from civictwin.config import Settings
 from civictwin.errors import BadRequestData
-from civictwin.ngsild.jsonld import CIVICTWIN_CONTEXT_URL
-from civictwin.ngsild.temporal import load_meter_history
-from civictwin.samplecity import generate_city, iter_entities
+from civictwin.ngsild.attributes import now_iso
+from civictwin.ngsild.jsonld import CIVICTWIN_CONTEXT_URL, Context
+from civictwin.ngsild.temporal import history_for, load_meter_history
+from civictwin.samplecity import SampleCity, generate_city, iter_entities
+from civictwin.samplecity.history import billing_rows, station_rows
+from civictwin.store import Store
+from civictwin.store.base import Entity
+from civictwin.store.temporal import TemporalStore, new_instance_id
 from civictwin.twin import open_twin
 
 BATCH = 500
@@ -19,7 +27,8 @@ def load_sample_city(settings: Settings, *, buildings: int = 3000, seed: int = 7
     """Generate the sample city and upsert it; return the number of entities loaded.
 
     The first `history_meters` meters also get a year of quarter-hour readings in their
-    temporal history, the first time the city is loaded into this database.
+    temporal history, every meter its monthly bills and every station its hourly
+    observations, the first time the city is loaded into this database.
     """
     twin = open_twin(settings)
     try:
@@ -43,6 +52,38 @@ def load_sample_city(settings: Settings, *, buildings: int = 3000, seed: int = 7
                 progress.add_task(f"loading a year of readings for {history_meters} meters",
                                   total=None)
                 load_meter_history(broker, city, ctx, tenant=tenant, meters=history_meters)
+            if city.meters and city.meters[0]["id"] in created:
+                smart = frozenset(m["id"] for m in city.meters[:history_meters])
+                load_bills_and_observations(twin.store, city, ctx, tenant, progress, smart)
         return len(entities)
     finally:
         twin.store.close()
+
+
+def load_bills_and_observations(store: Store, city: SampleCity, ctx: Context, tenant: str,
+                                progress: Progress, smart: frozenset[str] = frozenset()) -> int:
+    """Load every meter's monthly bills and every station's hourly year; return rows."""
+    history = history_for(store)
+    now = now_iso()
+    types = {e["id"]: ctx.expand(e["type"]) for e in [*city.meters, *city.stations]}
+    task = progress.add_task("loading monthly bills and station observations",
+                             total=len(types))
+    total, pending, entities = 0, [], []
+    batches = itertools.chain(billing_rows(city, ctx.expand, new_instance_id, now, tenant, smart),
+                              station_rows(city, ctx.expand, new_instance_id, now, tenant))
+    for rows in batches:
+        if rows:
+            pending += rows
+            entities.append(Entity(rows[0]["entity_id"], [types[rows[0]["entity_id"]]]))
+        if len(pending) >= 50_000:
+            total += _insert(history, pending, entities, tenant)
+            pending, entities = [], []
+        progress.advance(task)
+    return total + _insert(history, pending, entities, tenant)
+
+
+def _insert(history: TemporalStore, rows: list[dict[str, Any]], entities: list[Entity],
+            tenant: str) -> int:
+    with history.engine.connect().execution_options(write=True) as conn, conn.begin():
+        history.insert(conn, rows, entities, tenant)
+    return len(rows)

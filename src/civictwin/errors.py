@@ -126,6 +126,46 @@ class Conflict(CivicTwinError):
     title = "Conflict"
 
 
+class Unauthorized(CivicTwinError):
+    """The request carries no valid credential (API key or signed token)."""
+
+    problem = "Unauthorized"
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(CivicTwinError):
+    """The authenticated participant may not do this; `detail` says why."""
+
+    problem = "Forbidden"
+    status = 403
+    title = "Forbidden"
+
+
+class InvalidStateTransition(CivicTwinError):
+    """A data space message does not fit the state its negotiation or transfer is in."""
+
+    problem = "InvalidStateTransition"
+    status = 400
+    title = "Invalid state transition"
+
+
+class CounterpartyError(CivicTwinError):
+    """Another participant's connector refused a message or could not be reached."""
+
+    problem = "CounterpartyError"
+    status = 502
+    title = "Counterparty error"
+
+
+class SourceUnavailable(CivicTwinError):
+    """A remote source (a catalogue to harvest) could not be read."""
+
+    problem = "SourceUnavailable"
+    status = 502
+    title = "Source unavailable"
+
+
 class TooManyRequests(CivicTwinError):
     """The client sent more requests than its rate limit allows; retry later."""
 

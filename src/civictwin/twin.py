@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from civictwin.config import Settings
 from civictwin.ngsild.broker import ContextBroker
+from civictwin.ngsild.outbound import OutboundPolicy
 from civictwin.ngsild.subscriptions import Subscriptions
 from civictwin.ngsild.temporal import TemporalBroker
 from civictwin.store import Store, open_store
@@ -32,4 +33,5 @@ def open_twin(settings: Settings, store: Store | None = None) -> Twin:
     store = store or open_store(settings.database_url)
     broker = ContextBroker(store, settings)
     return Twin(settings, store, broker, TemporalBroker(broker),
-                Subscriptions(store, broker.contexts))
+                Subscriptions(store, broker.contexts,
+                              OutboundPolicy.of(settings.notification_allowlist)))

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from civictwin.config import Settings
 from civictwin.ingest.deadletter import DeadLetterBox
@@ -99,3 +104,15 @@ def broker(store: Store) -> ContextBroker:
 def box(store: Store) -> DeadLetterBox:
     """The dead-letter box of the store."""
     return DeadLetterBox(store)
+
+
+@pytest.fixture
+def publisher(mqtt_url: str) -> Iterator[paho.Client]:
+    """A connected paho client for publishing test messages."""
+    parts = urlsplit(mqtt_url)
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}")
+    client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
+    client.loop_start()
+    yield client
+    client.disconnect()
+    client.loop_stop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
@@ -16,18 +15,6 @@ from civictwin.ingest.deadletter import DeadLetterBox
 from civictwin.ingest.mapping import Mapping
 from civictwin.ingest.mqtt import MqttBridge
 from civictwin.ngsild.broker import ContextBroker
-
-
-@pytest.fixture
-def publisher(mqtt_url: str) -> Iterator[paho.Client]:
-    """A connected paho client for publishing test messages."""
-    parts = urlsplit(mqtt_url)
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}")
-    client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
-    client.loop_start()
-    yield client
-    client.disconnect()
-    client.loop_stop()
 
 
 def forget_session(url: str, client_id: str) -> None:

@@ -12,6 +12,9 @@ LD = {"Content-Type": "application/ld+json"}
 ERR = "https://uri.etsi.org/ngsi-ld/errors/"
 CTX = {"@context": {"Building": "https://smartdatamodels.org/dataModel.Building/Building",
                     "floors": "https://smartdatamodels.org/dataModel.Building/floorsAboveGround"}}
+# What Smart Data Models requires of every Building (validate_models is on by default).
+SDM_BUILDING = {"category": {"type": "Property", "value": ["office"]},
+                "address": {"type": "Property", "value": {"addressLocality": "Lumen"}}}
 
 
 def meter(n: int, power: float = 10.0, **extra: Any) -> dict[str, Any]:
@@ -62,7 +65,7 @@ def test_duplicate_and_bad_entities_are_refused_and_change_nothing(client: TestC
 
 def test_json_ld_body_and_link_header_expand_the_same(client: TestClient) -> None:
     body = {"id": "urn:ngsi-ld:Building:1", "type": "Building",
-            "floors": {"type": "Property", "value": 4}, **CTX}
+            "floors": {"type": "Property", "value": 4}, **SDM_BUILDING, **CTX}
     assert client.post("/ngsi-ld/v1/entities", json=body, headers=LD).status_code == 201
     plain = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Building:1").json()
     assert plain["type"] == "https://smartdatamodels.org/dataModel.Building/Building"
@@ -97,7 +100,7 @@ def test_hosted_context_is_used_through_link_header(client: TestClient) -> None:
     url = hosted.headers["Location"]
     link = {"Link": f'<{url}>; rel="http://www.w3.org/ns/json-ld#context"'}
     body = {"id": "urn:ngsi-ld:Building:2", "type": "Building",
-            "floors": {"type": "Property", "value": 7}}
+            "floors": {"type": "Property", "value": 7}, **SDM_BUILDING}
     assert client.post("/ngsi-ld/v1/entities", json=body, headers=link).status_code == 201
     found = client.get("/ngsi-ld/v1/entities", params={"type": "Building", "q": "floors>5"},
                        headers=link)

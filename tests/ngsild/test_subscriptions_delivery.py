@@ -17,7 +17,6 @@ from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 
 from civictwin.app import create_app
-from civictwin.config import Settings
 from civictwin.store import open_store
 from tests.ngsild.test_subscriptions import (
     Receiver,
@@ -27,7 +26,7 @@ from tests.ngsild.test_subscriptions import (
     subscription,
     wait_until,
 )
-from tests.servers import free_port
+from tests.servers import free_port, loopback_settings
 
 
 def test_mqtt_endpoint_gets_the_notification(client: TestClient, mqtt_url: str) -> None:
@@ -72,7 +71,7 @@ def test_notification_due_before_a_restart_is_sent_after_it(tmp_path: Path,
     port = free_port()
     headers = {"NGSILD-Tenant": tenant}
     first = open_store(url)
-    with TestClient(create_app(Settings(database_url=url), store=first),
+    with TestClient(create_app(loopback_settings(database_url=url), store=first),
                     headers=headers) as client:
         location = subscribe(client, subscription(f"http://127.0.0.1:{port}/notify"))
         assert client.post("/ngsi-ld/v1/entities", json=meter(1)).status_code == 201
@@ -82,7 +81,7 @@ def test_notification_due_before_a_restart_is_sent_after_it(tmp_path: Path,
     receiver = Receiver(port=port)
     second = open_store(url)
     try:
-        with TestClient(create_app(Settings(database_url=url), store=second),
+        with TestClient(create_app(loopback_settings(database_url=url), store=second),
                         headers=headers) as client:
             (note,) = receiver.wait(1)
             assert note["data"][0]["id"] == "urn:ngsi-ld:Meter:1"
@@ -99,13 +98,15 @@ def test_notification_queued_without_a_notifier_survives(tmp_path: Path, tenant:
     headers = {"NGSILD-Tenant": tenant}
     first = open_store(url)
     # No `with`: the app's lifespan never runs, as if the process died right after the write.
-    client = TestClient(create_app(Settings(database_url=url), store=first), headers=headers)
+    client = TestClient(create_app(loopback_settings(database_url=url), store=first),
+                        headers=headers)
     subscribe(client, subscription(receiver.url))
     assert client.post("/ngsi-ld/v1/entities", json=meter(1)).status_code == 201
     first.close()
     second = open_store(url)
     try:
-        with TestClient(create_app(Settings(database_url=url), store=second), headers=headers):
+        with TestClient(create_app(loopback_settings(database_url=url), store=second),
+                        headers=headers):
             (note,) = receiver.wait(1)
         assert note["data"][0]["id"] == "urn:ngsi-ld:Meter:1"
     finally:

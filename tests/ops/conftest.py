@@ -13,9 +13,8 @@ import pytest
 import uvicorn
 
 from civictwin.app import create_app
-from civictwin.config import Settings
 from civictwin.store import Store
-from tests.servers import free_port
+from tests.servers import free_port, loopback_settings
 from tests.services import drop_postgres_database, fresh_postgres_database, require_postgres_url
 
 NewDatabase = Callable[[], str]
@@ -47,7 +46,7 @@ def new_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[New
 def serve_app(store: Store, **settings: Any) -> Iterator[str]:
     """Serve the twin over `store` with these settings on a free loopback port; yield its URL."""
     port = free_port()
-    app = create_app(Settings(database_url="sqlite://", port=port, **settings), store=store)
+    app = create_app(loopback_settings(port=port, **settings), store=store)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from civictwin.app import create_app
-from civictwin.config import Settings
 from civictwin.store import open_store
 from tests.ops.conftest import NewDatabase
+from tests.servers import loopback_settings
 
 TENANT = "lumen"
 SUB = {"id": "urn:ngsi-ld:Subscription:loud", "type": "Subscription",
@@ -28,7 +28,7 @@ def civictwin(*args: str) -> subprocess.CompletedProcess[str]:
 
 def _snapshot(url: str) -> dict[str, Any]:
     store = open_store(url)
-    app = create_app(Settings(database_url="sqlite://"), store=store)
+    app = create_app(loopback_settings(), store=store)
     http = TestClient(app, headers={"NGSILD-Tenant": TENANT})  # no lifespan: nothing delivered
     entities = http.get("/ngsi-ld/v1/entities?type=Sensor&options=sysAttrs&limit=100").json()
     history = http.get("/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:Sensor:0",
@@ -41,7 +41,7 @@ def _snapshot(url: str) -> dict[str, Any]:
 
 def _make_twin(url: str) -> None:
     store = open_store(url)
-    http = TestClient(create_app(Settings(database_url="sqlite://"), store=store),
+    http = TestClient(create_app(loopback_settings(), store=store),
                       headers={"NGSILD-Tenant": TENANT})
     assert http.post("/ngsi-ld/v1/subscriptions", json=SUB).status_code == 201
     batch = [{"id": f"urn:ngsi-ld:Sensor:{n}", "type": "Sensor",
@@ -78,7 +78,7 @@ def test_backup_then_restore_into_an_empty_database(new_database: NewDatabase,
     assert restored.returncode == 0, restored.stderr
     assert _snapshot(target) == before
     near = open_store(target)
-    http = TestClient(create_app(Settings(database_url="sqlite://"), store=near),
+    http = TestClient(create_app(loopback_settings(), store=near),
                       headers={"NGSILD-Tenant": TENANT})
     found = http.get("/ngsi-ld/v1/entities", params={
         "type": "Sensor", "georel": "near;maxDistance==500", "geometry": "Point",

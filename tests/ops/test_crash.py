@@ -33,6 +33,8 @@ BATCH = 20
 MAX_BATCHES = 400
 RUN_SECONDS = 3.0
 MESSAGES = 300
+ENV = {**os.environ, "CIVICTWIN_AUTH_REQUIRED": "false",
+       "CIVICTWIN_NOTIFICATION_ALLOWLIST": "127.0.0.1"}
 
 MAPPING = """
 tenant = "{tenant}"
@@ -53,7 +55,7 @@ attributes = [{{ source = "seq", name = "seq", kind = "integer" }}]
 def _civictwin(log: Path, *args: str) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:  # the child keeps its own descriptor
         return subprocess.Popen([sys.executable, "-c", "from civictwin.cli import main; main()",
-                                 *args], stdout=out, stderr=out, env=os.environ.copy())
+                                 *args], stdout=out, stderr=out, env=ENV)
 
 
 def _until(condition: Callable[[], bool], timeout: float, what: str) -> None:

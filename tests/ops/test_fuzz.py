@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from civictwin.app import create_app
-from civictwin.config import Settings
 from civictwin.errors import BadRequestData, CivicTwinError
 from civictwin.ngsild.qlang import parse_q, parse_scope_q
 from civictwin.store import Store
+from tests.servers import loopback_settings
 
 QUERY_CHARS = 'abcT.[]()*"\\;|,=!<>~0123456789-+:Z #/e\t%'
 QUERY_TEXT = st.text(QUERY_CHARS, min_size=1, max_size=80) | st.text(min_size=1, max_size=40)
@@ -94,7 +94,7 @@ def test_any_geo_query_gets_results_or_a_400(seeded: TestClient, georel: str,
 
 @pytest.mark.slow
 def test_no_operation_of_the_openapi_document_answers_500(store: Store, tenant: str) -> None:
-    app = create_app(Settings(database_url="sqlite://"), store=store)
+    app = create_app(loopback_settings(), store=store)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     failures: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]

@@ -10,9 +10,9 @@ import httpx
 from fastapi.testclient import TestClient
 
 from civictwin.app import create_app
-from civictwin.config import Settings
 from civictwin.store import Store
 from tests.ops.conftest import serve_app
+from tests.servers import loopback_settings
 
 
 def _slow_body(entity_id: str, seconds: float) -> AsyncIterator[bytes]:
@@ -58,7 +58,7 @@ def test_excess_concurrent_requests_get_503_and_retry_after(store: Store, tenant
 
 
 def test_a_client_over_its_rate_gets_429(store: Store, tenant: str) -> None:
-    settings = Settings(database_url="sqlite://", rate_limit_per_second=0.5, rate_limit_burst=3)
+    settings = loopback_settings(rate_limit_per_second=0.5, rate_limit_burst=3)
     with TestClient(create_app(settings, store=store), headers={"NGSILD-Tenant": tenant}) as c:
         codes = [c.get("/ngsi-ld/v1/types").status_code for _ in range(4)]
         refused = c.get("/ngsi-ld/v1/types")
@@ -75,7 +75,7 @@ def test_rate_limit_is_off_by_default(client: TestClient) -> None:
 
 def test_a_body_over_max_body_bytes_is_refused_and_changes_nothing(store: Store,
                                                                    tenant: str) -> None:
-    settings = Settings(database_url="sqlite://", max_body_bytes=1024)
+    settings = loopback_settings(max_body_bytes=1024)
     big = {"id": "urn:ngsi-ld:Sensor:big", "type": "Sensor",
            "note": {"type": "Property", "value": "x" * 2000}}
     with TestClient(create_app(settings, store=store), headers={"NGSILD-Tenant": tenant}) as c:

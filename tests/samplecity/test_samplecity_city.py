@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 from typing import Any
 
 import pytest
@@ -49,10 +48,10 @@ def test_building_count_is_a_parameter(buildings: int) -> None:
     assert population == (40 * buildings if homes else 0)
 
 
-def test_generation_is_fast() -> None:
-    start = time.perf_counter()
-    generate_city(seed=11)
-    assert time.perf_counter() - start < 3.0
+def test_generation_is_deterministic() -> None:
+    first, again = generate_city(seed=11), generate_city(seed=11)
+    assert [e["id"] for e in iter_entities(first)] == [e["id"] for e in iter_entities(again)]
+    assert first.buildings[17] == again.buildings[17]
 
 
 def test_ids_are_unique_urns(city: SampleCity) -> None:

@@ -220,3 +220,46 @@ def test_rows_without_a_json_value_hold_sql_null(store: Store, tenant: str) -> N
         rows = conn.execute(select(func.count()).where(
             av.c.tenant == tenant, av.c.json.is_not(None))).scalar()
     assert rows == 0
+
+
+def test_concurrent_writers_get_keys_of_their_own(store: Store, tenant: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def write(worker: int) -> list[str]:
+        batch = [building(worker * 100 + n, floors=worker, lon=4.0 + worker / 10, lat=50.0)
+                 for n in range(25)]
+        return store.upsert_entities(tenant, batch).success
+
+    with ThreadPoolExecutor(4) as pool:
+        written = [i for done in pool.map(write, range(1, 5)) for i in done]
+    assert len(written) == 100
+    for worker in range(1, 5):
+        by_floors = ids(store, tenant, q=parse_q(f"floorsAboveGround=={worker}", CTX.expand))
+        near = ids(store, tenant, geo=GeoQuery(
+            "near", {"type": "Point", "coordinates": [4.0 + worker / 10, 50.0]},
+            max_distance=10))
+        expected = [f"urn:ngsi-ld:Building:{worker * 100 + n:04d}" for n in range(25)]
+        assert by_floors == near == expected
+
+
+def test_rewriting_many_entities_reindexes_each(store: Store, tenant: str) -> None:
+    store.create_entities(tenant, [building(n, floors=1) for n in range(1, 41)])
+    store.upsert_entities(tenant, [building(n, floors=n, lon=5.0) for n in range(1, 41)])
+    for n in (1, 17, 40):
+        found = store.get_entity(tenant, f"urn:ngsi-ld:Building:{n:04d}")
+        assert found is not None and found.attrs[V + "floorsAboveGround"][0]["value"] == n
+    assert ids(store, tenant, q=parse_q("floorsAboveGround==1", CTX.expand)) == [
+        "urn:ngsi-ld:Building:0001"]
+    within = GeoQuery("within", {"type": "Polygon", "coordinates": [
+        [[4.9, 50.8], [5.1, 50.8], [5.1, 50.9], [4.9, 50.9], [4.9, 50.8]]]})
+    assert len(ids(store, tenant, geo=within)) == 40
+
+
+def test_a_key_freed_by_a_delete_indexes_only_its_new_entity(store: Store, tenant: str) -> None:
+    store.create_entities(tenant, [building(1, floors=1), building(2, floors=2)])
+    store.delete_entities(tenant, ["urn:ngsi-ld:Building:0002"])
+    store.create_entities(tenant, [building(3, floors=3, use="office")])
+    assert ids(store, tenant, q=parse_q("floorsAboveGround==2", CTX.expand)) == []
+    assert ids(store, tenant, q=parse_q('category=="office"', CTX.expand)) == [
+        "urn:ngsi-ld:Building:0003"]
+    assert store.type_counts(tenant) == {V + "Building": 2}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +32,8 @@ RESERVED_NAMES = {"id", "type", "@context", "scope", "createdAt", "modifiedAt", 
 NULL = "urn:ngsi-ld:null"
 _NAME = re.compile(r"^[^<>\"'=;()\s\\]+$")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")
+# What normalize_datetime returns.
+_NORMAL_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?Z", re.ASCII)
 
 
 def now_iso() -> str:
@@ -42,14 +45,21 @@ def normalize_datetime(value: Any, where: str) -> str:
     """Return an ISO 8601 date-time in UTC with a Z, or raise BadRequestData."""
     if not isinstance(value, str):
         raise BadRequestData(f"{where}: expected an ISO 8601 date-time string")
+    if _NORMAL_UTC.fullmatch(value) and not value.endswith(".000000Z"):
+        try:  # already in the normal form: only check that it is a real moment
+            datetime.fromisoformat(value[:-1])
+            return value
+        except ValueError:
+            pass
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise BadRequestData(f"{where}: {value!r} is not an ISO 8601 date-time") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
-    return text.rstrip("0").rstrip(".") + "Z" if text.endswith("000000") else text + "Z"
+    # isoformat, not strftime: glibc's %Y does not pad years before 1000 to four digits.
+    text = moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+    return text.removesuffix(".000000") + "Z"
 
 
 def check_uri(value: Any, where: str) -> str:
@@ -61,8 +71,13 @@ def check_uri(value: Any, where: str) -> str:
 
 def check_name(name: str, where: str = "attribute name") -> None:
     """Raise BadRequestData unless `name` may name an attribute."""
-    if not name or len(name) > 512 or not _NAME.match(name):
+    if not _good_name(name):
         raise BadRequestData(f"{where} {name!r} contains characters NGSI-LD forbids")
+
+
+@functools.lru_cache(maxsize=4096)  # a twin sees the same few hundred names over and over
+def _good_name(name: str) -> bool:
+    return bool(name) and len(name) <= 512 and _NAME.match(name) is not None
 
 
 def infer(raw: Any) -> Instance:
@@ -88,6 +103,8 @@ def expand_attribute(
     """Return the validated, expanded instances of one attribute given in a request body."""
     items = raw if isinstance(raw, list) and raw and all(_is_instance(i) for i in raw) else [raw]
     instances = [expand_instance(name, item, ctx, now, allow_null=allow_null) for item in items]
+    if len(instances) == 1:
+        return instances
     seen: set[str] = set()
     for inst in instances:
         key = inst.get("datasetId", "")
@@ -136,6 +153,8 @@ def expand_instance(
 
 
 def _value(name: str, kind: str, value: Any, ctx: Context, allow_null: bool) -> Any:
+    if kind == "Property" and value is not None and not (allow_null and value == NULL):
+        return value  # any JSON value; the common case, decided before building messages
     where = f"attribute {name!r}"
     if value is None or (value == NULL and allow_null):
         if allow_null:

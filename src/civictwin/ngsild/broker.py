@@ -16,6 +16,7 @@ from civictwin.errors import (
     InvalidRequest,
     ResourceNotFound,
 )
+from civictwin.models import EntityModels
 from civictwin.ngsild import entities as ops
 from civictwin.ngsild.attributes import (
     check_uri,
@@ -54,6 +55,7 @@ class ContextBroker:
         loader = remote_loader(settings.allow_remote_contexts, settings.context_allowlist,
                                settings.max_context_bytes, self._stored_context)
         self.contexts = ContextResolver(loader)
+        self.models = EntityModels(self.contexts, settings.validate_models)
 
     def context(self, raw: RawContext) -> Context:
         """Resolve a request's @context (None means the core context)."""
@@ -63,6 +65,7 @@ class ContextBroker:
     def create_entity(self, tenant: str, body: Any, ctx: Context) -> Entity:
         """Create one entity; AlreadyExists if its id is taken."""
         entity = ops.build_entity(body, ctx, now_iso())
+        self.models.check(entity)
         _raise_first(self.store.create_entities(tenant, [entity]))
         return entity
 
@@ -119,7 +122,8 @@ class ContextBroker:
         """Replace an entity whole (PUT /entities/{id})."""
         now = now_iso()
         new = ops.build_entity(body, ctx, now, entity_id=_entity_id(entity_id))
-        self._change(tenant, entity_id, lambda e: ops.replace_entity(e, new, now))
+        self.models.check(new)
+        self._change(tenant, entity_id, lambda e: ops.replace_entity(e, new, now), whole=True)
 
     def merge_entity(self, tenant: str, entity_id: str, body: Any, ctx: Context) -> None:
         """Merge-patch an entity (PATCH /entities/{id})."""
@@ -141,8 +145,20 @@ class ContextBroker:
         self._change(tenant, entity_id, change)
         return results[0]
 
-    def _change(self, tenant: str, entity_id: str, change: Change) -> None:
-        _raise_first(self.store.change_entities(tenant, [_entity_id(entity_id)], change))
+    def _change(self, tenant: str, entity_id: str, change: Change, whole: bool = False) -> None:
+        _raise_first(self.store.change_entities(tenant, [_entity_id(entity_id)],
+                                                self._checked(change, whole)))
+
+    def _checked(self, change: Change, whole: bool = False) -> Change:
+        """Return `change` followed by the Smart Data Models check of its result."""
+        def checked(entity: Entity) -> Entity | None:
+            new = change(entity)
+            if whole and new is not None:
+                self.models.check(new)
+            else:
+                self.models.check_change(entity, new)
+            return new
+        return checked
 
     # -- batches -------------------------------------------------------------------------
     def batch_create(self, tenant: str, bodies: Any, ctx: Context) -> BatchResult:
@@ -154,15 +170,18 @@ class ContextBroker:
     def batch_upsert(self, tenant: str, bodies: Any, ctx: Context,
                      replace: bool = True) -> BatchResult:
         """Create or replace (or, with replace=False, update) many entities (5.6.8)."""
-        built, result = self._build_all(bodies, ctx)
+        built, result = self._build_all(bodies, ctx, whole=replace)
         if replace:
             return _merge(result, self.store.upsert_entities(tenant, built))
         now = now_iso()
         by_id = {e.id: e for e in built}
-        updated = self.store.change_entities(tenant, list(by_id), lambda e: ops.append_attributes(
-            _with_types(e, by_id[e.id].types), by_id[e.id].attrs, now)[0])
+        updated = self.store.change_entities(tenant, list(by_id), self._checked(
+            lambda e: ops.append_attributes(_with_types(e, by_id[e.id].types),
+                                            by_id[e.id].attrs, now)[0]))
         missing = [by_id[i] for i, err in updated.errors.items()
                    if isinstance(err, ResourceNotFound)]
+        missing, refused = self._partial_creations(missing)
+        result.errors += refused
         created = self.store.create_entities(tenant, missing)
         errors = {i: e for i, e in updated.errors.items() if not isinstance(e, ResourceNotFound)}
         errors.update(created.errors)
@@ -172,11 +191,11 @@ class ContextBroker:
     def batch_update(self, tenant: str, bodies: Any, ctx: Context,
                      overwrite: bool = True) -> BatchResult:
         """Append attributes to many existing entities (5.6.9)."""
-        built, result = self._build_all(bodies, ctx, require_type=False)
+        built, result = self._build_all(bodies, ctx, require_type=False, whole=False)
         now = now_iso()
         by_id = {e.id: e for e in built}
-        outcome = self.store.change_entities(tenant, list(by_id), lambda e: ops.append_attributes(
-            e, by_id[e.id].attrs, now, overwrite=overwrite)[0])
+        outcome = self.store.change_entities(tenant, list(by_id), self._checked(
+            lambda e: ops.append_attributes(e, by_id[e.id].attrs, now, overwrite=overwrite)[0]))
         return _merge(result, outcome)
 
     def batch_merge(self, tenant: str, bodies: Any, ctx: Context) -> BatchResult:
@@ -191,8 +210,8 @@ class ContextBroker:
                 patches[entity_id] = body
             except CivicTwinError as exc:
                 result.errors.append((_guess_id(body), exc))
-        outcome = self.store.change_entities(tenant, list(patches), lambda e: ops.merge_entity(
-            e, patches[e.id], ctx, now))
+        outcome = self.store.change_entities(tenant, list(patches), self._checked(
+            lambda e: ops.merge_entity(e, patches[e.id], ctx, now)))
         return _merge(result, outcome)
 
     def batch_delete(self, tenant: str, ids: Any) -> BatchResult:
@@ -206,8 +225,21 @@ class ContextBroker:
                 result.errors.append((str(item), exc))
         return _merge(result, self.store.delete_entities(tenant, good))
 
-    def _build_all(self, bodies: Any, ctx: Context,
-                   require_type: bool = True) -> tuple[list[Entity], BatchResult]:
+    def _partial_creations(
+            self, entities: list[Entity]) -> tuple[list[Entity], list[tuple[str, CivicTwinError]]]:
+        """Split entities a partial write creates into those whose values pass and refusals."""
+        good: list[Entity] = []
+        refused: list[tuple[str, CivicTwinError]] = []
+        for entity in entities:
+            try:
+                self.models.check_change(Entity(entity.id, entity.types), entity)
+                good.append(entity)
+            except CivicTwinError as exc:
+                refused.append((entity.id, exc))
+        return good, refused
+
+    def _build_all(self, bodies: Any, ctx: Context, require_type: bool = True,
+                   whole: bool = True) -> tuple[list[Entity], BatchResult]:
         result = BatchResult()
         built: dict[str, Entity] = {}
         now = now_iso()
@@ -216,6 +248,8 @@ class ContextBroker:
                 if not require_type and isinstance(body, dict) and "type" not in body:
                     body = {**body, "type": "urn:ngsi-ld:unknown-type"}
                 entity = ops.build_entity(body, ctx, now)
+                if whole:
+                    self.models.check(entity)
                 built[entity.id] = entity
             except CivicTwinError as exc:
                 result.errors.append((_guess_id(body), exc))

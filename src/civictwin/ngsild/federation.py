@@ -36,6 +36,7 @@ from civictwin.ngsild.broker import ContextBroker
 from civictwin.ngsild.entities import build_entity
 from civictwin.ngsild.http import Call
 from civictwin.ngsild.jsonld import Context, link_header
+from civictwin.ngsild.outbound import OutboundPolicy
 from civictwin.ngsild.params import split
 from civictwin.ngsild.registrations import Registration, Registrations
 from civictwin.store.base import Entity, EntityQuery, QueryResult
@@ -125,8 +126,10 @@ def query(ngsi: ContextBroker, hop: Hop, params: Mapping[str, Any],
         entity_query, limit=MAX_MERGED + 1 if dropping else want, offset=0,
         count=False)).entities
     forward = _forward_params(params, ctx)
-    merged, warnings = _gather(ngsi, hop, sources, local,
-                               lambda reg, client: _fetch_query(client, reg, hop, forward, want))
+    policy = _policy(ngsi)
+    merged, warnings = _gather(
+        ngsi, hop, sources, local,
+        lambda reg, client: _fetch_query(client, reg, hop, forward, want, policy))
     if len(local) > MAX_MERGED or (entity_query.count and len(merged) > MAX_MERGED):
         raise TooManyResults(f"more than {MAX_MERGED} entities match across context sources; "
                              "narrow the query")
@@ -206,16 +209,28 @@ def _source_headers(registration: Registration) -> dict[str, str]:
     return headers
 
 
+def _policy(ngsi: ContextBroker) -> OutboundPolicy:
+    return OutboundPolicy.of(ngsi.settings.notification_allowlist)
+
+
+def _get(client: httpx.Client, policy: OutboundPolicy, url: str, params: dict[str, str],
+         headers: dict[str, str]) -> httpx.Response:
+    """GET a context source at the address the policy checked (refused: EndpointRefused)."""
+    pinned = policy.pin(url, "context source endpoint")
+    return client.get(pinned.url, params=params, headers={**headers, **pinned.headers},
+                      extensions=pinned.extensions)
+
+
 def _fetch_query(client: httpx.Client, registration: Registration, hop: Hop,
-                 forward: dict[str, str], want: int) -> list[Entity]:
+                 forward: dict[str, str], want: int, policy: OutboundPolicy) -> list[Entity]:
     got: list[Entity] = []
     offset = 0
     while len(got) < want:
         page = min(REMOTE_PAGE, want - len(got))
         params = {**forward, "limit": str(page), "offset": str(offset),
                   "options": "sysAttrs", "local": "true"}
-        response = client.get(f"{registration.endpoint}/ngsi-ld/v1/entities", params=params,
-                              headers=_source_headers(registration))
+        response = _get(client, policy, f"{registration.endpoint}/ngsi-ld/v1/entities",
+                        params, _source_headers(registration))
         if response.status_code != 200:
             raise SourceFailed(f"HTTP {response.status_code}")
         items = response.json()
@@ -244,12 +259,14 @@ def retrieve(ngsi: ContextBroker, hop: Hop, entity_id: str,
         return local, {}
     forward = {k: v for k, v in _forward_params(params, hop.context).items()
                if k in ("type", "attrs")}
+    policy = _policy(ngsi)
 
     def fetch(registration: Registration, client: httpx.Client) -> list[Entity]:
-        response = client.get(
+        response = _get(
+            client, policy,
             f"{registration.endpoint}/ngsi-ld/v1/entities/{quote(entity_id, safe=':')}",
-            params={**forward, "options": "sysAttrs", "local": "true"},
-            headers=_source_headers(registration))
+            {**forward, "options": "sysAttrs", "local": "true"},
+            _source_headers(registration))
         if response.status_code == 404:
             return []
         if response.status_code != 200:

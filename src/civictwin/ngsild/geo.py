@@ -25,6 +25,7 @@ import re
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, Literal
 
 import numpy as np
@@ -115,15 +116,33 @@ def validate_geojson_geometry(value: Any) -> dict[str, Any]:
 
 def bbox(geojson: dict[str, Any]) -> Box:
     """Return (min lon, min lat, max lon, max lat) of a GeoJSON geometry."""
-    coordinates = geojson.get("coordinates") if isinstance(geojson, dict) else None
-    xs: list[float] = []
-    ys: list[float] = []
-    for position in _positions_in(coordinates):
-        xs.append(float(position[0]))
-        ys.append(float(position[1]))
+    try:  # a well-formed geometry: flatten it by the nesting depth its type has
+        xs, ys = _axes(_flat_positions(geojson["coordinates"], _DEPTHS[geojson["type"]]))
+    except (TypeError, IndexError, KeyError):
+        coordinates = geojson.get("coordinates") if isinstance(geojson, dict) else None
+        xs, ys = _axes(list(_positions_in(coordinates)))
     if not xs:
         raise BadRequestData("a GeoJSON geometry without positions has no bounding box")
     return min(xs), min(ys), max(xs), max(ys)
+
+
+_DEPTHS = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2,
+           "MultiPolygon": 3}
+
+
+def _axes(positions: list[Any]) -> tuple[list[float], list[float]]:
+    return [float(p[0]) for p in positions], [float(p[1]) for p in positions]
+
+
+def _flat_positions(coordinates: Any, depth: int) -> list[Any]:
+    """Return the positions of coordinates nested `depth` arrays deep."""
+    if depth == 0:
+        return [coordinates]
+    if depth == 1:
+        return list(coordinates)
+    if depth == 2:
+        return [position for line in coordinates for position in line]
+    return [position for polygon in coordinates for ring in polygon for position in ring]
 
 
 def search_box(query: GeoQuery) -> Box | None:
@@ -263,8 +282,16 @@ def _validate(value: Any, what: str) -> dict[str, Any]:
         )
     if "coordinates" not in value:
         raise BadRequestData(f"{what}: a {kind} needs a coordinates member")
+    fast = _FAST_CHECKS[kind](value["coordinates"])
+    if fast is not None:
+        return {"type": kind, "coordinates": fast}
+    return _validate_coordinates(kind, value["coordinates"], what)
+
+
+def _validate_coordinates(kind: str, value: Any, what: str) -> dict[str, Any]:
+    """Check coordinates position by position, naming the first fault found."""
     try:
-        coordinates = _CHECKS[kind](value["coordinates"], "coordinates")
+        coordinates = _CHECKS[kind](value, "coordinates")
     except BadRequestData as exc:
         raise BadRequestData(f"{what}: {exc.detail}") from None
     if len({len(position) for position in _positions_in(coordinates)}) > 1:
@@ -349,6 +376,112 @@ _CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "MultiLineString": _multi(_line, "line string"),
     "Polygon": _polygon,
     "MultiPolygon": _multi(_polygon, "polygon"),
+}
+
+
+# The fast path: well-formed geometries are checked with a few C-level passes (types and
+# finiteness by `map`, ranges by min/max, validity by GEOS) instead of position by position.
+# Whatever it does not accept goes to the checks above, which name the fault; so it only ever
+# accepts what they accept, and returns the same coordinates (as floats).
+_NUMBERS = frozenset((float, int))  # exact types: bool, a subclass of int, is no number here
+
+
+def _fast_positions(value: Any, minimum: int) -> list[list[float]] | None:
+    """Return at least `minimum` well-formed positions, all 2D or all 3D, as floats, or None."""
+    if type(value) is not list or len(value) < minimum or set(map(type, value)) != {list}:
+        return None
+    numbers = list(chain.from_iterable(value))
+    dimensions = set(map(len, value))
+    if not set(map(type, numbers)) <= _NUMBERS or dimensions not in ({2}, {3}):
+        return None
+    try:
+        if not all(map(math.isfinite, numbers)):
+            return None
+    except OverflowError:  # an int beyond float
+        return None
+    xs, ys = [p[0] for p in value], [p[1] for p in value]
+    if not (min(xs) >= -180.0 and max(xs) <= 180.0 and min(ys) >= -90.0 and max(ys) <= 90.0):
+        return None
+    return [[float(n) for n in p] for p in value]
+
+
+def _fast_rings(value: Any) -> list[list[list[float]]] | None:
+    """Return the closed rings of a polygon, all of one dimension, or None."""
+    if type(value) is not list or not value:
+        return None
+    rings = []
+    for ring in value:
+        points = _fast_positions(ring, 4)
+        if points is None or ring[0] != ring[-1]:
+            return None
+        rings.append(points)
+    return rings
+
+
+def _fast_parts(value: Any, part: Callable[[Any], Any]) -> list[Any] | None:
+    """Return the parts of a multi-geometry, each checked by `part`, or None."""
+    if type(value) is not list or not value:
+        return None
+    parts = [part(item) for item in value]
+    return None if any(item is None for item in parts) else parts
+
+
+def _dimensions(lines: list[list[list[float]]]) -> int:
+    return len({len(line[0]) for line in lines})
+
+
+def _polygon_shape(rings: list[list[list[float]]]) -> Any:
+    if len(rings) == 1:
+        return shapely.polygons(rings[0])
+    holes: list[Any] = [shapely.linearrings(ring) for ring in rings[1:]]
+    return shapely.polygons(rings[0], holes)
+
+
+def _fast_point(value: Any) -> list[Any] | None:
+    points = _fast_positions([value], 1)
+    return None if points is None else points[0]
+
+
+def _fast_multi_point(value: Any) -> list[Any] | None:
+    return _fast_positions(value, 1)
+
+
+def _fast_line(value: Any) -> list[Any] | None:
+    points = _fast_positions(value, 2)
+    line: Any = None if points is None else shapely.linestrings(points)
+    return None if points is None or not line.is_valid else points
+
+
+def _fast_multi_line(value: Any) -> list[Any] | None:
+    lines = _fast_parts(value, lambda line: _fast_positions(line, 2))
+    if lines is None or _dimensions(lines) != 1 or not shapely.multilinestrings(
+            [shapely.linestrings(line) for line in lines]).is_valid:
+        return None
+    return lines
+
+
+def _fast_polygon(value: Any) -> list[Any] | None:
+    rings = _fast_rings(value)
+    if rings is None or _dimensions(rings) != 1 or not _polygon_shape(rings).is_valid:
+        return None
+    return rings
+
+
+def _fast_multi_polygon(value: Any) -> list[Any] | None:
+    polygons = _fast_parts(value, _fast_rings)
+    if polygons is None or _dimensions([ring for rings in polygons for ring in rings]) != 1 \
+            or not shapely.multipolygons([_polygon_shape(rings) for rings in polygons]).is_valid:
+        return None
+    return polygons
+
+
+_FAST_CHECKS: dict[str, Callable[[Any], list[Any] | None]] = {
+    "Point": _fast_point,
+    "MultiPoint": _fast_multi_point,
+    "LineString": _fast_line,
+    "MultiLineString": _fast_multi_line,
+    "Polygon": _fast_polygon,
+    "MultiPolygon": _fast_multi_polygon,
 }
 
 

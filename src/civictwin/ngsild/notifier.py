@@ -21,6 +21,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from civictwin.ngsild.jsonld import CORE_CONTEXT_URL, link_header
+from civictwin.ngsild.outbound import OutboundPolicy
 from civictwin.ngsild.subscriptions import Subscriptions
 from civictwin.store.outbox import OutboxRow, stamp
 
@@ -85,7 +86,7 @@ class Notifier:
 
     def _attempt(self, http: httpx.Client, row: OutboxRow) -> None:
         try:
-            deliver(http, row, self.timeout)
+            deliver(http, row, self.timeout, self.subscriptions.policy)
         except Exception as exc:
             now = datetime.now(UTC)
             retry_at = None
@@ -108,6 +109,8 @@ def notification(row: OutboxRow) -> dict[str, Any]:
         "notifiedAt": stamp(datetime.now(UTC)),
         "data": row.data,
     }
+    if row.trigger_reason is not None:
+        body["triggerReason"] = row.trigger_reason
     if row.endpoint["accept"] == "application/ld+json":
         context = row.endpoint.get("context")
         body = {"@context": context if context is not None else CORE_CONTEXT_URL, **body}
@@ -127,21 +130,27 @@ def headers(row: OutboxRow) -> dict[str, str]:
     return out
 
 
-def deliver(http: httpx.Client, row: OutboxRow, timeout: float) -> None:
-    """Send one notification to its endpoint; raise DeliveryError (or a transport error)."""
+def deliver(http: httpx.Client, row: OutboxRow, timeout: float,
+            policy: OutboundPolicy) -> None:
+    """Send one notification to its endpoint if the policy allows it; raise on failure."""
     uri = row.endpoint["uri"]
     payload = json.dumps(notification(row), separators=(",", ":"), ensure_ascii=False)
     if uri.startswith(("http://", "https://")):
-        response = http.post(uri, content=payload.encode(), headers=headers(row))
+        pinned = policy.pin(uri, "notification endpoint")
+        response = http.post(pinned.url, content=payload.encode(),
+                             headers={**headers(row), **pinned.headers},
+                             extensions=pinned.extensions)
         if not 200 <= response.status_code < 300:
             raise DeliveryError(f"{uri} answered HTTP {response.status_code}")
         return
     message = json.dumps({"metadata": headers(row), "body": json.loads(payload)})
-    publish_mqtt(uri, message, row.endpoint.get("notifierInfo", {}), timeout)
+    publish_mqtt(uri, message, row.endpoint.get("notifierInfo", {}), timeout, policy)
 
 
-def publish_mqtt(uri: str, message: str, info: dict[str, str], timeout: float) -> None:
+def publish_mqtt(uri: str, message: str, info: dict[str, str], timeout: float,
+                 policy: OutboundPolicy) -> None:
     """Publish one message to the broker and topic an mqtt:// or mqtts:// URL names."""
+    address = min(policy.addresses(uri, "notification endpoint"), key=lambda a: a.version)
     parts = urlsplit(uri)
     topic = unquote(parts.path.lstrip("/"))
     qos = int(info.get("MQTT-QoS", "0"))
@@ -154,7 +163,9 @@ def publish_mqtt(uri: str, message: str, info: dict[str, str], timeout: float) -
     if parts.scheme == "mqtts":
         client.tls_set()
     port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-    client.connect(parts.hostname or "", port, keepalive=max(int(timeout), 5))
+    # Plain MQTT connects to the checked address; TLS needs the name to verify the certificate.
+    host = (parts.hostname or "") if parts.scheme == "mqtts" else str(address)
+    client.connect(host, port, keepalive=max(int(timeout), 5))
     client.loop_start()
     try:
         info_ = client.publish(topic, message, qos=qos)

@@ -417,7 +417,8 @@ def sortable_datetime(moment: datetime) -> str:
     """Return `YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC, which sorts as text in time order."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: glibc's %Y does not pad years before 1000 to four digits.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _scan_string(cur: _Cursor) -> str:

@@ -25,6 +25,7 @@ from civictwin.errors import (
 )
 from civictwin.ngsild.attributes import check_uri, normalize_datetime, now_iso
 from civictwin.ngsild.jsonld import Context
+from civictwin.ngsild.outbound import OutboundPolicy
 from civictwin.store.base import Entity, Store
 from civictwin.store.schema import csource_registrations as table
 
@@ -363,8 +364,8 @@ class Registrations:
         with self.engine.connect() as conn:
             return [_from_row(r) for r in conn.execute(stmt)]
 
-    def update(self, tenant: str, registration_id: str, patch: Any,
-               ctx: Context) -> Registration:
+    def update(self, tenant: str, registration_id: str, patch: Any, ctx: Context,
+               policy: OutboundPolicy | None = None) -> Registration:
         """Replace the members a patch gives (5.9.3) and return the new registration."""
         if not isinstance(patch, dict):
             raise BadRequestData("the request body must be a JSON object")
@@ -375,6 +376,8 @@ class Registrations:
         now = now_iso()
         new = replace(parse_registration(body, ctx, registration_id, now),
                       created_at=current.created_at)
+        if policy is not None and new.endpoint != current.endpoint:
+            policy.admit(new.endpoint, "registration: endpoint")
         with self.engine.connect().execution_options(write=True) as conn, conn.begin():
             changed = conn.execute(update(table).where(
                 table.c.tenant == tenant, table.c.id == registration_id).values(

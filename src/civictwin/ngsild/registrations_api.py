@@ -11,6 +11,7 @@ from civictwin.errors import BadRequestData
 from civictwin.ngsild.attributes import check_uri
 from civictwin.ngsild.broker import ContextBroker
 from civictwin.ngsild.http import Call, accepted, broker, read_call, respond
+from civictwin.ngsild.outbound import OutboundPolicy
 from civictwin.ngsild.params import options, split
 from civictwin.ngsild.registrations import Registrations, parse_registration
 
@@ -18,6 +19,10 @@ router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD context source registrat
 CallDep = Annotated[Call, Depends(read_call)]
 BrokerDep = Annotated[ContextBroker, Depends(broker)]
 PATH = "/ngsi-ld/v1/csourceRegistrations"
+
+
+def _policy(ngsi: ContextBroker) -> OutboundPolicy:
+    return OutboundPolicy.of(ngsi.settings.notification_allowlist)
 
 
 def _int(raw: str | None, name: str, default: int) -> int:
@@ -32,6 +37,7 @@ def _int(raw: str | None, name: str, default: int) -> int:
 def create_registration(call: CallDep, ngsi: BrokerDep) -> Response:
     """Register a context source (5.9.2)."""
     registration = parse_registration(call.body, call.context)
+    _policy(ngsi).admit(registration.endpoint, "registration: endpoint")
     Registrations.of(ngsi.store).create(call.tenant, registration)
     return Response(status_code=201, headers={"Location": f"{PATH}/{registration.id}"})
 
@@ -70,7 +76,8 @@ def retrieve_registration(registration_id: str, request: Request, call: CallDep,
 @router.patch("/csourceRegistrations/{registration_id}", status_code=204)
 def update_registration(registration_id: str, call: CallDep, ngsi: BrokerDep) -> Response:
     """Update the members of a registration that the body gives (5.9.3)."""
-    Registrations.of(ngsi.store).update(call.tenant, registration_id, call.body, call.context)
+    Registrations.of(ngsi.store).update(call.tenant, registration_id, call.body, call.context,
+                                        _policy(ngsi))
     return Response(status_code=204)
 
 

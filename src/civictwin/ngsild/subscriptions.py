@@ -24,11 +24,19 @@ from civictwin.errors import BadRequestData, ResourceNotFound
 from civictwin.ngsild.attributes import check_uri, normalize_datetime, now_iso
 from civictwin.ngsild.geo import GeoQuery, matches, parse_geo_query
 from civictwin.ngsild.jsonld import Context, ContextResolver
+from civictwin.ngsild.outbound import OutboundPolicy
 from civictwin.ngsild.params import FORMATS
 from civictwin.ngsild.qlang import And, Node, Or, TypeName, parse_q, parse_scope_q
 from civictwin.ngsild.qlang import parse_type_selection as parse_types
 from civictwin.ngsild.render import RenderOptions, render_entity
+from civictwin.ngsild.subscriptions_triggers import (
+    deletion_body,
+    notified_entity,
+    parse_triggers,
+    trigger_reason,
+)
 from civictwin.store.base import Entity, EntityQuery, EntityWrite, Store
+from civictwin.store.consent import visible_writes
 from civictwin.store.outbox import Notice, NotificationStore, SubscriptionRow, parse_stamp, stamp
 from civictwin.store.qsql import compile_q, compile_scope
 from civictwin.store.schema import entities
@@ -73,19 +81,17 @@ class Subscription:
     render: RenderOptions
     endpoint: dict[str, Any]
     throttling: float | None
+    triggers: frozenset[str]
+    show_changes: bool
 
-    def changed(self, write: EntityWrite) -> bool:
-        """Return whether a write touches what this subscription watches, and is selected."""
-        after = write.after
-        if after is None:
-            return False
-        if self.selectors and not any(s.selects(after) for s in self.selectors):
-            return False
-        before = write.before
-        if self.watched is None:
-            return before is None or before.document() != after.document()
-        old = before.attrs if before is not None else {}
-        return any(old.get(name) != after.attrs.get(name) for name in self.watched)
+    def reason(self, write: EntityWrite) -> str | None:
+        """Return the notificationTrigger a write fires, if it is an entity this selects."""
+        entity = write.after or write.before
+        if entity is None:
+            return None
+        if self.selectors and not any(s.selects(entity) for s in self.selectors):
+            return None
+        return trigger_reason(write, self.triggers, self.watched)
 
     def located(self, entity: Entity) -> bool:
         """Return whether the entity satisfies the geoQ (true when there is none)."""
@@ -94,10 +100,20 @@ class Subscription:
         return any(i.get("type") == "GeoProperty" and matches(self.geo, i["value"])
                    for i in entity.attrs.get(self.geo.geoproperty, []))
 
-    def notice(self, entities_: Sequence[Entity]) -> Notice:
+    def notice(self, entities_: Sequence[Entity], reason: str | None = None) -> Notice:
         """Return the notification carrying these entities, rendered for the subscriber."""
         data = [render_entity(e, self.context, self.render) for e in entities_]
-        return Notice(self.row.tenant, self.row.id, self.endpoint, data)
+        return Notice(self.row.tenant, self.row.id, self.endpoint, data, reason)
+
+    def change_notice(self, writes: Sequence[EntityWrite], reason: str, now: str) -> Notice:
+        """Return the notification of writes that fired `reason`."""
+        if reason == "entityDeleted":
+            data = [deletion_body(w.before, now, self.context) for w in writes
+                    if w.before is not None]
+            return Notice(self.row.tenant, self.row.id, self.endpoint, data, reason)
+        shown = [notified_entity(w, reason, self.show_changes, now, self.context)
+                 for w in writes]
+        return self.notice(shown, reason)
 
     def queries(self) -> list[EntityQuery]:
         """Return the entity queries whose union is what the subscription currently selects."""
@@ -113,10 +129,12 @@ class Subscription:
 class Subscriptions:
     """Create, read, update and delete subscriptions; match entity writes against them."""
 
-    def __init__(self, store: Store, contexts: ContextResolver) -> None:
+    def __init__(self, store: Store, contexts: ContextResolver,
+                 policy: OutboundPolicy | None = None) -> None:
         self.store = store
         self.records = NotificationStore(store)
         self.contexts = contexts
+        self.policy = policy or OutboundPolicy()
         self._compiled: dict[tuple[str, str], tuple[str, Subscription]] = {}
         _install(store, self)
 
@@ -152,7 +170,8 @@ class Subscriptions:
             doc["notification"] = {**current.doc.get("notification", {}),
                                    **fragment["notification"]}
         context = raw_context if raw_context is not None else current.context
-        row = self._validated(tenant, doc, context, current.created_at, now_iso())
+        row = self._validated(tenant, doc, context, current.created_at, now_iso(),
+                              _endpoint_uri(current.doc))
         if row.time_interval == current.time_interval and current.next_periodic:
             row.next_periodic = current.next_periodic
         self.records.replace(row)
@@ -163,7 +182,7 @@ class Subscriptions:
             raise ResourceNotFound(f"subscription {subscription_id} does not exist")
 
     def _validated(self, tenant: str, body: dict[str, Any], raw_context: Any,
-                   created: str, modified: str) -> SubscriptionRow:
+                   created: str, modified: str, old_uri: str | None = None) -> SubscriptionRow:
         doc = {k: v for k, v in body.items() if k != "@context" and k not in STATUS_FIELDS}
         if doc.get("type") != "Subscription":
             raise BadRequestData("a subscription needs type 'Subscription'")
@@ -180,7 +199,9 @@ class Subscriptions:
             raise BadRequestData("isActive must be true or false")
         row = SubscriptionRow(tenant=tenant, id=doc["id"], doc=doc, context=raw_context,
                               is_active=is_active, created_at=created, modified_at=modified)
-        compile_subscription(row, self.contexts.resolve(raw_context))
+        sub = compile_subscription(row, self.contexts.resolve(raw_context))
+        if sub.endpoint["uri"] != old_uri:  # a kept endpoint is checked at delivery
+            self.policy.admit(sub.endpoint["uri"], "notification.endpoint.uri")
         if "expiresAt" in doc:
             row.expires_at = stamp(datetime.fromisoformat(doc["expiresAt"]))
         row.time_interval = _positive(doc, "timeInterval")
@@ -210,18 +231,20 @@ class Subscriptions:
     def _match(self, conn: Connection, tenant: str, writes: list[EntityWrite]) -> None:
         now = datetime.now(UTC)
         rows = self.records.watching(conn, tenant, stamp(now))
+        if rows:  # entities withheld by a withdrawn or expired consent do not notify
+            writes = visible_writes(conn, tenant, writes)
         notices: list[Notice] = []
         for row in rows:
             sub = self.compiled(row)
             if sub.throttling and row.last_queued and \
                     parse_stamp(row.last_queued) + timedelta(seconds=sub.throttling) > now:
                 continue
-            hits = [w.after for w in writes if w.after is not None and sub.changed(w)]
-            hits = [e for e in hits if sub.located(e)]
-            if hits and (sub.q is not None or sub.scope_q is not None):
-                hits = _filter_in_sql(conn, tenant, sub, hits)
-            if hits:
-                notices.append(sub.notice(hits))
+            reasons = {id(w): r for w in writes if (r := sub.reason(w)) is not None}
+            fired: dict[str, list[EntityWrite]] = {}
+            for write in _selected(conn, tenant, sub, [w for w in writes if id(w) in reasons]):
+                fired.setdefault(reasons[id(write)], []).append(write)
+            notices += [sub.change_notice(hits, reason, stamp(now))
+                        for reason, hits in fired.items()]
         self.records.enqueue(conn, notices, stamp(now))
 
     def enqueue_periodic(self, now: datetime) -> int:
@@ -279,7 +302,17 @@ def compile_subscription(row: SubscriptionRow, ctx: Context) -> Subscription:
         scope_q=parse_scope_q(_text(doc, "scopeQ")) if "scopeQ" in doc else None,
         geo=geo, render=_render_options(notification, doc, ctx),
         endpoint=_endpoint(notification, row.context),
-        throttling=_positive(doc, "throttling"))
+        throttling=_positive(doc, "throttling"), triggers=parse_triggers(doc),
+        show_changes=_show_changes(doc, notification))
+
+
+def _show_changes(doc: dict[str, Any], notification: dict[str, Any]) -> bool:
+    show = doc.get("showChanges", False)
+    if not isinstance(show, bool):
+        raise BadRequestData("showChanges must be true or false")
+    if show and FORMATS.get(notification.get("format", "normalized")) == "keyValues":
+        raise BadRequestData("showChanges cannot be used with notification.format keyValues")
+    return show
 
 
 def _selector(raw: Any, ctx: Context) -> Selector:
@@ -338,6 +371,18 @@ def _endpoint(notification: dict[str, Any], raw_context: Any) -> dict[str, Any]:
     return {"uri": uri, "accept": accept, "context": raw_context, **extras}
 
 
+def _selected(conn: Connection, tenant: str, sub: Subscription,
+              writes: list[EntityWrite]) -> list[EntityWrite]:
+    """Keep the writes whose entity satisfies geoQ, q and scopeQ (before it, if deleted)."""
+    kept = [w for w in writes if (e := w.after or w.before) is not None and sub.located(e)]
+    if not kept or (sub.q is None and sub.scope_q is None):
+        return kept
+    # A deleted entity's index rows are gone: q and scopeQ cannot judge it, so it passes.
+    alive = _filter_in_sql(conn, tenant, sub, [w.after for w in kept if w.after is not None])
+    ids = {e.id for e in alive}
+    return [w for w in kept if w.after is None or w.after.id in ids]
+
+
 def _filter_in_sql(conn: Connection, tenant: str, sub: Subscription,
                    hits: list[Entity]) -> list[Entity]:
     """Keep the entities q and scopeQ select, asking the index rows this write just made."""
@@ -365,6 +410,11 @@ def status_of(row: SubscriptionRow, now: str | None = None) -> str:
     if row.expires_at is not None and row.expires_at <= (now or now_iso()):
         return "expired"
     return "active" if row.is_active else "paused"
+
+
+def _endpoint_uri(doc: dict[str, Any]) -> str | None:
+    uri = doc.get("notification", {}).get("endpoint", {}).get("uri")
+    return uri if isinstance(uri, str) else None
 
 
 def _object(body: Any) -> dict[str, Any]:

@@ -30,8 +30,10 @@ from civictwin.ngsild.entities import entity_types
 from civictwin.ngsild.jsonld import Context
 from civictwin.ngsild.params import entity_query, split
 from civictwin.ngsild.render import RenderOptions, render_entity
-from civictwin.store.base import Entity, Instance, Store
+from civictwin.ngsild.temporal_paging import ContentRange, page_rows
+from civictwin.store.base import Entity, EntityQuery, Instance, Store
 from civictwin.store.temporal import (
+    TIME_COLUMNS,
     AggregateRow,
     HistoryQuery,
     Period,
@@ -179,16 +181,28 @@ class TemporalBroker:
 
     def retrieve(self, tenant: str, entity_id: str, query: TemporalQuery,
                  ctx: Context) -> dict[str, Any]:
-        """Return one entity's temporal representation (5.7.3)."""
+        """Return one entity's temporal representation (5.7.3), its first page if long."""
+        return self.retrieve_page(tenant, entity_id, query, ctx)[0]
+
+    def retrieve_page(self, tenant: str, entity_id: str, query: TemporalQuery,
+                      ctx: Context) -> tuple[dict[str, Any], ContentRange | None]:
+        """Return one entity's temporal representation and, if it was cut, the range held."""
         check_uri(entity_id, "entity id")
         types = self.history.entity_types(tenant, [entity_id])
         if entity_id not in types:
             raise ResourceNotFound(f"entity {entity_id} has no temporal representation")
-        return self._render([entity_id], types, query, ctx, tenant)[0]
+        bodies, page = self._render([entity_id], types, query, ctx, tenant)
+        return bodies[0], page
 
     def query(self, tenant: str, params: Mapping[str, str], query: TemporalQuery,
               ctx: Context) -> tuple[list[dict[str, Any]], int]:
         """Return a page of temporal entities matching a query (5.7.4) and the total count."""
+        bodies, total, _ = self.query_page(tenant, params, query, ctx)
+        return bodies, total
+
+    def query_page(self, tenant: str, params: Mapping[str, str], query: TemporalQuery,
+                   ctx: Context) -> tuple[list[dict[str, Any]], int, ContentRange | None]:
+        """Return temporal entities matching a query, the total, and the range if cut."""
         selector = entity_query(params, ctx, self.broker.settings.default_limit)
         if selector.limit > self.broker.settings.max_limit:
             raise BadRequestData(f"limit {selector.limit} is above the maximum of "
@@ -200,20 +214,24 @@ class TemporalBroker:
                                                                 offset=0))
             ids = [e.id for e in current.entities if not ids or e.id in ids]
             if not ids:
-                return [], 0
+                return [], 0, None
         types = [ctx.expand(t) for t in re.split(r"[,|]", params.get("type") or "") if t]
         found, total = self.history.find_entities(
             tenant, ids, selector.id_pattern, types, selector.attrs, selector.limit,
             selector.offset)
         if not found:
-            return [], total
-        return self._render(found, self.history.entity_types(tenant, found), query, ctx,
-                            tenant), total
+            return [], total, None
+        bodies, page = self._render(found, self.history.entity_types(tenant, found), query,
+                                    ctx, tenant)
+        return bodies, total, page
 
     def _render(self, ids: list[str], types: dict[str, list[str]], query: TemporalQuery,
-                ctx: Context, tenant: str) -> list[dict[str, Any]]:
+                ctx: Context, tenant: str) -> tuple[list[dict[str, Any]], ContentRange | None]:
         history = HistoryQuery(tuple(ids), query.attrs, query.time, query.last_n)
         bodies = {i: {"id": i, "type": _short_types(types.get(i, []), ctx)} for i in ids}
+        for entity_id, deleted_at in self._deleted(tenant, ids).items():
+            bodies[entity_id]["deletedAt"] = deleted_at
+        page = None
         if query.representation == "aggregatedValues":
             anchor = query.time.time_at if query.time.timerel in ("after", "between") else None
             last = query.time.end_time_at if query.time.timerel == "between" else (
@@ -227,10 +245,21 @@ class TemporalBroker:
                 for entity_id, attrs in _aggregated(rows, query, anchor, last or anchor, ctx):
                     bodies[entity_id].update(attrs)
         else:
-            rows = self.history.instances(tenant, history)
+            limit = self.broker.settings.temporal_max_instances
+            rows, page = page_rows(self.history.instances(tenant, history, limit + 1), limit,
+                                   query.last_n, TIME_COLUMNS[query.time.timeproperty])
             for entity_id, attrs in _instances(rows, query, ctx):
                 bodies[entity_id].update(attrs)
-        return [bodies[i] for i in ids]
+        return [bodies[i] for i in ids], page
+
+    def _deleted(self, tenant: str, ids: list[str]) -> dict[str, str]:
+        """Return when each of these entities was deleted, if it is gone (not re-created)."""
+        deleted = self.history.deletions(tenant, ids)
+        if not deleted:
+            return {}
+        alive = self.store.query_entities(tenant, EntityQuery(
+            ids=tuple(deleted), limit=len(deleted))).entities
+        return {i: at for i, at in deleted.items() if i not in {e.id for e in alive}}
 
     def create(self, tenant: str, body: Any, ctx: Context) -> bool:
         """Create or add to an entity's temporal representation (5.6.11); True if created."""

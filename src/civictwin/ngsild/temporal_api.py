@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from civictwin.errors import BadRequestData
 from civictwin.ngsild.http import Call, accepted, read_call, respond
 from civictwin.ngsild.temporal import TemporalBroker, temporal_query
+from civictwin.ngsild.temporal_paging import ContentRange
 
 router = APIRouter(prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"])
 CallDep = Annotated[Call, Depends(read_call)]
@@ -30,10 +31,10 @@ def query_temporal(request: Request, call: CallDep, ngsi: TemporalDep) -> Respon
     media = accepted(request, geo=False)
     params = dict(request.query_params)
     query = temporal_query(params, call.context)
-    bodies, total = ngsi.query(call.tenant, params, query, call.context)
+    bodies, total, page = ngsi.query_page(call.tenant, params, query, call.context)
     count = params.get("count", "false").lower() == "true"
     headers = {"NGSILD-Results-Count": str(total)} if count else {}
-    return respond(call, media, bodies, headers=headers)
+    return _partial(respond(call, media, bodies, headers=headers), page)
 
 
 @router.get("/entities/{entity_id}")
@@ -42,7 +43,16 @@ def retrieve_temporal(entity_id: str, request: Request, call: CallDep,
     """Retrieve the temporal representation of one entity (5.7.3)."""
     media = accepted(request, geo=False)
     query = temporal_query(request.query_params, call.context)
-    return respond(call, media, ngsi.retrieve(call.tenant, entity_id, query, call.context))
+    body, page = ngsi.retrieve_page(call.tenant, entity_id, query, call.context)
+    return _partial(respond(call, media, body), page)
+
+
+def _partial(response: Response, page: ContentRange | None) -> Response:
+    """Mark an answer cut to one page: 206 Partial Content with its Content-Range."""
+    if page is not None:
+        response.status_code = 206
+        response.headers["Content-Range"] = page.header()
+    return response
 
 
 @router.post("/entities", status_code=201)

@@ -1,4 +1,8 @@
-"""Derive the query-index rows (types, attribute values, geometries) of an entity."""
+"""Derive the query-index rows (types, attribute values, geometries) of an entity.
+
+The rows are tuples in the column order below, ready for a driver's executemany or COPY: an
+entity write rebuilds them all, so building them is on the hot path of every ingest.
+"""
 
 from __future__ import annotations
 
@@ -18,57 +22,73 @@ SCOPE = NGSI_LD + "scope"
 OBSERVED_AT = NGSI_LD + "observedAt"
 UNIT_CODE = NGSI_LD + "unitCode"
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+# A UTC date-time that only needs its fraction padded to be in the sortable form.
+_UTC_SECONDS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.(\d{1,6}))?Z", re.ASCII)
 VALUE_KEYS = ("value", "object", "languageMap", "vocab", "valueList", "objectList", "json")
+
+TYPE_COLUMNS = ("entity_pk", "type", "tenant")
+VALUE_COLUMNS = ("entity_pk", "tenant", "name", "sub", "dataset_id", "kind", "num", "text",
+                 "flag", "json")
+GEOMETRY_COLUMNS = ("entity_pk", "tenant", "name", "dataset_id", "geojson", "minx", "miny",
+                    "maxx", "maxy")
+Row = tuple[Any, ...]
+_JSON = json.JSONEncoder(separators=(",", ":"))  # one encoder, not one per json.dumps call
 
 
 @dataclass(frozen=True)
 class IndexRows:
-    """The rows that index one entity, without its primary key filled in."""
+    """The rows that index one entity, as tuples in the *_COLUMNS order (json as text)."""
 
-    types: list[dict[str, Any]]
-    values: list[dict[str, Any]]
-    geometries: list[dict[str, Any]]
+    types: list[Row]
+    values: list[Row]
+    geometries: list[Row]
 
 
-def index_rows(entity: Entity, tenant: str) -> IndexRows:
-    """Return the index rows of an entity."""
-    types = [{"type": t, "tenant": tenant} for t in entity.types]
-    values: list[dict[str, Any]] = []
-    geoms: list[dict[str, Any]] = []
+def index_rows(entity: Entity, tenant: str, pk: int) -> IndexRows:
+    """Return the index rows of the entity stored under primary key `pk`."""
+    types = [(pk, t, tenant) for t in entity.types]
+    values: list[Row] = []
+    geoms: list[Row] = []
     for scope in entity.scope:
-        values.append(_row(tenant, SCOPE, "", "", "Property", scope))
+        values.append(_row(pk, tenant, SCOPE, "", "", "Property", scope))
     for name, instances in entity.attrs.items():
         for inst in instances:
             dataset = str(inst.get("datasetId", ""))
             kind = str(inst["type"])
-            for value in _members(inst):
-                values.append(_row(tenant, name, "", dataset, kind, value))
-            for sub, value in _sub_values(inst):
-                values.append(_row(tenant, name, sub, dataset, kind, value))
+            values += [_row(pk, tenant, name, "", dataset, kind, value)
+                       for value in _members(inst)]
+            if "observedAt" in inst:
+                values.append(_row(pk, tenant, name, OBSERVED_AT, dataset, kind,
+                                   inst["observedAt"]))
+            if "unitCode" in inst:
+                values.append(_row(pk, tenant, name, UNIT_CODE, dataset, kind, inst["unitCode"]))
+            for sub, value in inst.items():  # sub-attributes: their names are expanded IRIs
+                if ":" in sub and isinstance(value, dict) and "type" in value:
+                    values += [_row(pk, tenant, name, sub, dataset, kind, member)
+                               for member in _members(value)]
             if kind == "GeoProperty" and isinstance(inst.get("value"), dict):
-                geoms.append(_geometry(tenant, name, dataset, inst["value"]))
+                geoms.append(_geometry(pk, tenant, name, dataset, inst["value"]))
     return IndexRows(types, values, geoms)
 
 
-def _members(inst: Instance) -> Iterator[Any]:
+def _members(inst: Instance) -> Iterator[Any] | list[Any]:
     kind = inst["type"]
+    if kind == "Property":
+        value = inst["value"]
+        return _flatten(value) if isinstance(value, list) else [value]
     if kind == "GeoProperty":
-        yield None
-        return
+        return [None]
     if kind == "LanguageProperty":
         texts = inst.get("languageMap", {}).values()
         flat = [t for v in texts for t in (v if isinstance(v, list) else [v])]
-        yield from flat or [None]
-        return
+        return flat or [None]
     if kind == "ListRelationship":
         objects = [o.get("object") if isinstance(o, dict) else o for o in inst["objectList"]]
-        yield from objects or [None]
-        return
+        return objects or [None]
     if kind == "JsonProperty":
-        yield inst["json"] if isinstance(inst["json"], dict) else None
-        return
+        return [inst["json"] if isinstance(inst["json"], dict) else None]
     key = next(k for k in VALUE_KEYS if k in inst)
-    yield from _flatten(inst[key])
+    return _flatten(inst[key])
 
 
 def _flatten(value: Any) -> Iterator[Any]:
@@ -81,42 +101,43 @@ def _flatten(value: Any) -> Iterator[Any]:
         yield value
 
 
-def _sub_values(inst: Instance) -> Iterator[tuple[str, Any]]:
-    if "observedAt" in inst:
-        yield OBSERVED_AT, inst["observedAt"]
-    if "unitCode" in inst:
-        yield UNIT_CODE, inst["unitCode"]
-    for key, sub in inst.items():
-        if ":" in key and isinstance(sub, dict) and "type" in sub:
-            for value in _members(sub):
-                yield key, value
-
-
-def _row(tenant: str, name: str, sub: str, dataset: str, kind: str, value: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {"tenant": tenant, "name": name, "sub": sub, "dataset_id": dataset,
-                           "kind": kind, "num": None, "text": None, "flag": None, "json": None}
+def _row(pk: int, tenant: str, name: str, sub: str, dataset: str, kind: str, value: Any) -> Row:
+    kind_of = type(value)
+    if kind_of is str:
+        return (pk, tenant, name, sub, dataset, kind, None, _sortable(value), None, None)
+    if kind_of is float or kind_of is int:
+        return (pk, tenant, name, sub, dataset, kind, float(value), None, None, None)
+    if value is None:
+        return (pk, tenant, name, sub, dataset, kind, None, None, None, None)
     if isinstance(value, bool):
-        row["flag"] = value
-    elif isinstance(value, int | float):
-        row["num"] = float(value)
-    elif isinstance(value, str):
-        row["text"] = _sortable(value)
-    elif isinstance(value, dict):
-        row["json"] = value
-    return row
+        return (pk, tenant, name, sub, dataset, kind, None, None, value, None)
+    if isinstance(value, int | float):
+        return (pk, tenant, name, sub, dataset, kind, float(value), None, None, None)
+    if isinstance(value, str):
+        return (pk, tenant, name, sub, dataset, kind, None, _sortable(value), None, None)
+    if isinstance(value, dict):
+        text = _JSON.encode(value)
+        return (pk, tenant, name, sub, dataset, kind, None, None, None, text)
+    return (pk, tenant, name, sub, dataset, kind, None, None, None, None)
 
 
-def _geometry(tenant: str, name: str, dataset: str, geometry: dict[str, Any]) -> dict[str, Any]:
+def _geometry(pk: int, tenant: str, name: str, dataset: str, geometry: dict[str, Any]) -> Row:
     minx, miny, maxx, maxy = bbox(geometry)
-    return {"tenant": tenant, "name": name, "dataset_id": dataset,
-            "geojson": json.dumps(geometry, separators=(",", ":")),
-            "minx": minx, "miny": miny, "maxx": maxx, "maxy": maxy}
+    return (pk, tenant, name, dataset, _JSON.encode(geometry),
+            minx, miny, maxx, maxy)
 
 
 def _sortable(text: str) -> str:
     """Store date-times in one sortable form so that q can order them as text."""
-    if not _DATETIME.match(text):
+    if len(text) < 16 or text[10] != "T" or not _DATETIME.match(text):
         return text
+    utc = _UTC_SECONDS.fullmatch(text)
+    if utc is not None:  # the common case, without a round trip through strftime
+        try:
+            datetime.fromisoformat(text[:19])
+        except ValueError:
+            return text
+        return f"{text[:19]}.{(utc.group(1) or '').ljust(6, '0')}Z"
     try:
         return sortable_datetime(datetime.fromisoformat(text.replace("Z", "+00:00")))
     except ValueError:

@@ -51,6 +51,36 @@ def _v6_null_json(conn: Connection) -> None:
     conn.execute(update(values).where(json_type(values.c.json) == "null").values(json=None))
 
 
+def _v8_temporal_deletions(conn: Connection) -> None:
+    """Create the table recording when entities with history were deleted."""
+    schema.metadata.create_all(conn, tables=[schema.temporal_deletions])
+
+
+def _v9_dataspace(conn: Connection) -> None:
+    """Create the participant, API key, negotiation and transfer tables."""
+    tables = [schema.participants, schema.participant_keys, schema.dsp_negotiations,
+              schema.dsp_transfers]
+    schema.metadata.create_all(conn, tables=tables)
+
+
+def _v10_policy(conn: Connection) -> None:
+    """Create the audit trail and consent tables."""
+    tables = [schema.audit_log, schema.audit_heads, schema.consent_records,
+              schema.consent_events, schema.consent_exclusions]
+    schema.metadata.create_all(conn, tables=tables)
+
+
+def _v11_catalog(conn: Connection) -> None:
+    """Create the catalogue's dataset, refresh and harvest tables."""
+    tables = [schema.catalog_datasets, schema.catalog_refreshes, schema.catalog_harvests]
+    schema.metadata.create_all(conn, tables=tables)
+
+
+def _v13_scenarios(conn: Connection) -> None:
+    """Create the scenario and scenario result tables."""
+    schema.metadata.create_all(conn, tables=[schema.scenarios, schema.scenario_results])
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_entities),
     (2, _v2_temporal),
@@ -58,6 +88,11 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (4, _v4_ingest),
     (5, _v5_registrations),
     (6, _v6_null_json),
+    (8, _v8_temporal_deletions),
+    (9, _v9_dataspace),
+    (10, _v10_policy),
+    (11, _v11_catalog),
+    (13, _v13_scenarios),
 ]
 """(version, step) pairs; dialect-specific statements per version live in the store modules."""
 

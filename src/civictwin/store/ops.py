@@ -66,7 +66,7 @@ def index_mismatches(engine: Engine, tenant: str) -> list[str]:
         body = json.loads(doc)
         entity = Entity(id=entity_id, types=body["types"], attrs=body["attrs"],
                         scope=body.get("scope", []))
-        rows = index_rows(entity, tenant)
+        rows = index_rows(entity, tenant, pk)
         found = (counts["entity_types"].get(pk, 0), counts["attribute_values"].get(pk, 0),
                  counts["geometries"].get(pk, 0))
         if found != (len(rows.types), len(rows.values), len(rows.geometries)):

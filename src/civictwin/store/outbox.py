@@ -55,6 +55,12 @@ class OutboxRow:
     attempts: int
     created_at: str
 
+    @property
+    def trigger_reason(self) -> str | None:
+        """Return the notificationTrigger that caused this notification (None if periodic)."""
+        reason = self.endpoint.get("triggerReason")
+        return reason if isinstance(reason, str) else None
+
 
 @dataclass(frozen=True)
 class Notice:
@@ -64,6 +70,7 @@ class Notice:
     subscription_id: str
     endpoint: dict[str, Any]
     data: list[dict[str, Any]]
+    reason: str | None = None
 
 
 class NotificationStore:
@@ -170,7 +177,7 @@ class NotificationStore:
             return
         conn.execute(insert(notification_outbox), [
             {"tenant": n.tenant, "subscription_id": n.subscription_id,
-             "endpoint": json.dumps(n.endpoint), "data": json.dumps(n.data),
+             "endpoint": json.dumps(_with_reason(n)), "data": json.dumps(n.data),
              "created_at": now, "due_at": now, "attempts": 0, "state": "pending"}
             for n in notices])
         c = subscriptions.c
@@ -238,6 +245,13 @@ class NotificationStore:
             ob.tenant == tenant, ob.state == "pending")
         with self.engine.connect() as conn:
             return int(conn.execute(stmt).scalar() or 0)
+
+
+def _with_reason(notice: Notice) -> dict[str, Any]:
+    # The reason rides with the endpoint each row carries already: no extra column needed.
+    if notice.reason is None:
+        return notice.endpoint
+    return {**notice.endpoint, "triggerReason": notice.reason}
 
 
 _SETTINGS = ("doc", "context", "is_active", "expires_at", "time_interval", "next_periodic",

@@ -247,3 +247,222 @@ ingest_runs = Table(
     Column("accepted", Integer, nullable=False),
     Column("rejected", Integer, nullable=False),
 )
+
+# Live twin (live helper, migration 8): when an entity with history was last deleted, so its
+# temporal representation stays queryable and says so (`deletedAt`) after the entity is gone.
+temporal_deletions = Table(
+    "temporal_deletions",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("entity_id", String, primary_key=True),
+    Column("deleted_at", String, nullable=False),
+)
+
+# Data space (civictwin.dataspace, migration 9): participants and their API keys, contract
+# negotiations (with the agreement they reach) and transfer processes, on either side.
+participants = Table(
+    "participants",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("roles", String, nullable=False),
+    Column("tenant", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("public_key", Text),
+    Column("endpoint", String),
+    Column("created_at", String, nullable=False),
+    Column("modified_at", String, nullable=False),
+)
+
+participant_keys = Table(
+    "participant_keys",
+    metadata,
+    Column("key_id", String, primary_key=True),
+    Column("participant_id", String, ForeignKey("participants.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("secret_hash", String, nullable=False),
+    Column("label", String, nullable=False),
+    Column("created_at", String, nullable=False),
+    Index("ix_participant_keys_participant", "participant_id"),
+)
+
+dsp_negotiations = Table(
+    "dsp_negotiations",
+    metadata,
+    Column("pid", String, primary_key=True),
+    Column("role", String, nullable=False),
+    Column("provider_pid", String),
+    Column("consumer_pid", String),
+    Column("counterparty", String, nullable=False),
+    Column("counterparty_address", String, nullable=False),
+    Column("dataset_id", String, nullable=False),
+    Column("tenant", String, nullable=False),
+    Column("offer", Text, nullable=False),
+    Column("agreement", Text),
+    Column("agreement_id", String, unique=True),
+    Column("agreement_status", String),
+    Column("uses", Integer, nullable=False),
+    Column("state", String, nullable=False),
+    Column("created_at", String, nullable=False),
+    Column("modified_at", String, nullable=False),
+)
+
+dsp_transfers = Table(
+    "dsp_transfers",
+    metadata,
+    Column("pid", String, primary_key=True),
+    Column("role", String, nullable=False),
+    Column("provider_pid", String),
+    Column("consumer_pid", String),
+    Column("counterparty", String, nullable=False),
+    Column("counterparty_address", String, nullable=False),
+    Column("agreement_id", String, nullable=False),
+    Column("dataset_id", String, nullable=False),
+    Column("tenant", String, nullable=False),
+    Column("format", String, nullable=False),
+    Column("state", String, nullable=False),
+    Column("data_address", Text),
+    Column("suspended_by", String),
+    Column("token_id", String, unique=True),
+    Column("token_hash", String),
+    Column("created_at", String, nullable=False),
+    Column("modified_at", String, nullable=False),
+    Index("ix_dsp_transfers_agreement", "agreement_id"),
+)
+
+# -- policy (civictwin.dataspace.audit, civictwin.dataspace.consent) -----------------------
+# The audit trail: one hash chain per tenant. Each entry's `hash` is SHA-256 over the canonical
+# JSON of the entry with the previous entry's hash (`prev_hash`); `audit_heads` holds each
+# chain's newest entry, so removing entries from the end is detected too.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", String, nullable=False),
+    Column("actor", String, nullable=False),
+    Column("action", String, nullable=False),
+    Column("subject", String, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("prev_hash", String, nullable=False),
+    Column("hash", String, nullable=False),
+    Index("ix_audit_log_action", "tenant", "action", "seq"),
+    Index("ix_audit_log_actor", "tenant", "actor", "seq"),
+    Index("ix_audit_log_at", "tenant", "at"),
+)
+
+audit_heads = Table(
+    "audit_heads",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String, nullable=False),
+)
+
+# Consent records (ISO/IEC TS 27560): the record whole in `doc`, the columns queries need
+# beside it, and its event log. `consent_exclusions` says from when an entity covered by a
+# consent is withheld: the moment of withdrawal, or the expiry of a consent that has one.
+consent_records = Table(
+    "consent_records",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("id", String, primary_key=True),
+    Column("subject", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("given_at", String, nullable=False),
+    Column("expires_at", String),
+    Column("modified_at", String, nullable=False),
+    Column("doc", Text, nullable=False),
+    Index("ix_consent_records_subject", "tenant", "subject"),
+    Index("ix_consent_records_due", "status", "expires_at"),
+)
+
+consent_events = Table(
+    "consent_events",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("tenant", String, nullable=False),
+    Column("consent_id", String, nullable=False),
+    Column("event", String, nullable=False),
+    Column("at", String, nullable=False),
+    Column("actor", String, nullable=False),
+    Column("detail", Text, nullable=False),
+    Index("ix_consent_events_consent", "tenant", "consent_id", "pk"),
+)
+
+consent_exclusions = Table(
+    "consent_exclusions",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("entity_id", String, primary_key=True),
+    Column("consent_id", String, primary_key=True),
+    Column("from_at", String, nullable=False),
+    Index("ix_consent_exclusions_from", "tenant", "from_at"),
+)
+
+# Catalogue (civictwin.catalog): DCAT-AP datasets kept whole as JSON, one row per dataset per
+# tenant, with the columns listing and harvesting filter on; when each tenant's own datasets
+# were last derived from the twin; and one row per harvest run with its report.
+catalog_datasets = Table(
+    "catalog_datasets",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    # Byte-order collation on PostgreSQL, so ids page in the same order as on SQLite.
+    Column("id", String().with_variant(String(collation="C"), "postgresql"), primary_key=True),
+    Column("origin", String, nullable=False),
+    Column("source", String),
+    Column("doc", Text, nullable=False),
+    Column("stored_at", String, nullable=False),
+    Index("ix_catalog_datasets_source", "tenant", "source", "id"),
+)
+
+catalog_refreshes = Table(
+    "catalog_refreshes",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("refreshed_at", String, nullable=False),
+)
+
+catalog_harvests = Table(
+    "catalog_harvests",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("tenant", String, nullable=False),
+    Column("source", String, nullable=False),
+    Column("started_at", String, nullable=False),
+    Column("finished_at", String, nullable=False),
+    Column("report", Text, nullable=False),
+    Index("ix_catalog_harvests_source", "tenant", "source", "pk"),
+)
+
+# Scenarios (analytics/scenario.py, store/scenario.py): one row per saved scenario with all its
+# assumptions as JSON text, and its results as one row per (district, year, metric); the
+# district "" is never stored, city totals are the sum of the districts.
+scenarios = Table(
+    "scenarios",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("id", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("assumptions", Text, nullable=False),
+    Column("base_year", Integer, nullable=False),
+    Column("end_year", Integer, nullable=False),
+    Column("buildings", Integer, nullable=False),
+    Column("weather_source", Text, nullable=False),
+    Column("model_version", String, nullable=False),
+    Column("created_at", String, nullable=False),
+)
+
+scenario_results = Table(
+    "scenario_results",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("scenario_id", String, primary_key=True),
+    Column("district", String, primary_key=True),
+    Column("metric", String, primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("dpsir", String, nullable=False),
+    Column("value", Float, nullable=False),
+)

@@ -8,12 +8,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     ColumnElement,
     Connection,
     Engine,
     Select,
+    Table,
     TableClause,
+    and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -35,16 +37,27 @@ from civictwin.store.base import (
     StoredContext,
     WriteListener,
 )
-from civictwin.store.index import index_rows
+from civictwin.store.consent import withheld_filter, withheld_pk_filter
+from civictwin.store.index import (
+    GEOMETRY_COLUMNS,
+    TYPE_COLUMNS,
+    VALUE_COLUMNS,
+    Row,
+    index_rows,
+)
 from civictwin.store.migrations import MIGRATIONS, applied_versions
 from civictwin.store.qsql import compile_q, compile_scope, compile_types
 from civictwin.store.schema import (
     attribute_values,
     entities,
     entity_types,
+    geometries,
     jsonld_contexts,
     schema_version,
 )
+
+ENTITY_COLUMNS = ("pk", "tenant", "id", "doc", "created_at", "modified_at")
+GEOMETRY_ROW_COLUMNS = ("gk", *GEOMETRY_COLUMNS)
 
 
 class SqlStore:
@@ -70,6 +83,10 @@ class SqlStore:
         """Open a connection for a write transaction."""
         return self.engine.connect()
 
+    def _member_of(self, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+        """Return `column IN values` (the dialect may bind the values as one array)."""
+        return column.in_(values)
+
     def _lock(self, conn: Connection, stmt: Select[Any]) -> Select[Any]:
         """Return `stmt` with a row lock where the dialect needs one."""
         return stmt
@@ -81,14 +98,19 @@ class SqlStore:
         """Return dialect-specific statements for one schema version."""
         return []
 
-    def _bulk_insert(
-        self, conn: Connection, table: TableClause, rows: list[dict[str, Any]]
-    ) -> None:
-        """Insert many rows of our own making (the dialect may take a faster path)."""
-        conn.execute(insert(table), rows)
+    def _next_keys(self, conn: Connection, table: Table, count: int) -> list[int]:
+        """Reserve `count` new values of the table's integer primary key in this transaction."""
+        raise NotImplementedError
 
-    def _insert_geometries(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """Insert geometry rows (and whatever spatial index the dialect keeps)."""
+    def _bulk_insert(
+        self, conn: Connection, table: TableClause, columns: Sequence[str], rows: list[Row]
+    ) -> None:
+        """Insert many rows of our own making, values in `columns` order (JSON as text)."""
+        raise NotImplementedError
+
+    def _insert_geometries(self, conn: Connection, rows: list[Row]) -> None:
+        """Insert geometry rows (GEOMETRY_COLUMNS with the key `gk` first) and the dialect's
+        spatial index."""
         raise NotImplementedError
 
     def _delete_geometries(self, conn: Connection, pks: Sequence[int]) -> None:
@@ -160,7 +182,8 @@ class SqlStore:
         errors: dict[str, Exception] = {}
         with self._write() as conn, conn.begin():
             self._lock_ids(conn, tenant, ids)
-            stmt = select(entities).where(entities.c.tenant == tenant, entities.c.id.in_(ids))
+            stmt = select(entities).where(entities.c.tenant == tenant,
+                                          self._member_of(entities.c.id, ids))
             rows = {r.id: r for r in conn.execute(self._lock(conn, stmt))}
             rewrites: list[tuple[int, Entity]] = []
             removals: list[int] = []
@@ -205,34 +228,38 @@ class SqlStore:
         found: dict[str, tuple[int, str]] = {}
         for chunk in _chunks(ids, 500):
             stmt = select(entities.c.id, entities.c.pk, entities.c.created_at).where(
-                entities.c.tenant == tenant, entities.c.id.in_(chunk))
+                entities.c.tenant == tenant, self._member_of(entities.c.id, chunk))
             found.update({r.id: (r.pk, r.created_at) for r in conn.execute(stmt)})
         return found
 
     def _current(self, conn: Connection, tenant: str, ids: list[str]) -> dict[str, Entity]:
         found: dict[str, Entity] = {}
         for chunk in _chunks(ids, 500):
-            stmt = select(entities).where(entities.c.tenant == tenant, entities.c.id.in_(chunk))
+            stmt = select(entities).where(entities.c.tenant == tenant,
+                                          self._member_of(entities.c.id, chunk))
             found.update({r.id: _entity(r) for r in conn.execute(stmt)})
         return found
 
     def _insert(self, conn: Connection, tenant: str, batch: list[Entity]) -> None:
         if not batch:
             return
-        rows = [_entity_row(tenant, e) for e in batch]
-        stmt = insert(entities).returning(
-            entities.c.pk, entities.c.id, sort_by_parameter_order=True)
-        pks = [r.pk for r in conn.execute(stmt, rows)]
+        # Keys are reserved up front rather than read back with RETURNING, so the rows go in
+        # by the driver's fastest bulk path (executemany on SQLite, COPY on PostgreSQL).
+        pks = self._next_keys(conn, entities, len(batch))
+        self._bulk_insert(conn, entities, ENTITY_COLUMNS, [
+            (pk, tenant, e.id, _dump(e), e.created_at, e.modified_at)
+            for pk, e in zip(pks, batch, strict=True)])
         self._index(conn, tenant, list(zip(pks, batch, strict=True)))
 
     def _rewrite(self, conn: Connection, tenant: str, pairs: list[tuple[int, Entity]]) -> None:
         if not pairs:
             return
         self._unindex(conn, [pk for pk, _ in pairs])
-        for pk, entity in pairs:
-            conn.execute(update(entities).where(entities.c.pk == pk).values(
-                doc=_dump(entity), modified_at=entity.modified_at,
-                created_at=entity.created_at))
+        stmt = update(entities).where(entities.c.pk == bindparam("b_pk")).values(
+            doc=bindparam("b_doc"), modified_at=bindparam("b_modified"),
+            created_at=bindparam("b_created"))
+        conn.execute(stmt, [{"b_pk": pk, "b_doc": _dump(e), "b_modified": e.modified_at,
+                             "b_created": e.created_at} for pk, e in pairs])
         self._index(conn, tenant, pairs)
 
     def _remove(self, conn: Connection, pks: list[int]) -> None:
@@ -240,30 +267,31 @@ class SqlStore:
             return
         self._unindex(conn, pks)
         for chunk in _chunks(pks, 500):
-            conn.execute(delete(entities).where(entities.c.pk.in_(chunk)))
+            conn.execute(delete(entities).where(self._member_of(entities.c.pk, chunk)))
 
     def _index(self, conn: Connection, tenant: str, pairs: list[tuple[int, Entity]]) -> None:
-        types: list[dict[str, Any]] = []
-        values: list[dict[str, Any]] = []
-        geoms: list[dict[str, Any]] = []
+        types: list[Row] = []
+        values: list[Row] = []
+        geoms: list[Row] = []
         for pk, entity in pairs:
-            rows = index_rows(entity, tenant)
-            for row in (*rows.types, *rows.values, *rows.geometries):
-                row["entity_pk"] = pk  # the rows are fresh: fill in the key in place
+            rows = index_rows(entity, tenant, pk)
             types += rows.types
             values += rows.values
             geoms += rows.geometries
         if types:
-            self._bulk_insert(conn, entity_types, types)
+            self._bulk_insert(conn, entity_types, TYPE_COLUMNS, types)
         if values:
-            self._bulk_insert(conn, attribute_values, values)
+            self._bulk_insert(conn, attribute_values, VALUE_COLUMNS, values)
         if geoms:
-            self._insert_geometries(conn, geoms)
+            gks = self._next_keys(conn, geometries, len(geoms))
+            self._insert_geometries(conn, [(gk, *g) for gk, g in zip(gks, geoms, strict=True)])
 
     def _unindex(self, conn: Connection, pks: list[int]) -> None:
         for chunk in _chunks(pks, 500):
-            conn.execute(delete(entity_types).where(entity_types.c.entity_pk.in_(chunk)))
-            conn.execute(delete(attribute_values).where(attribute_values.c.entity_pk.in_(chunk)))
+            conn.execute(delete(entity_types).where(
+                self._member_of(entity_types.c.entity_pk, chunk)))
+            conn.execute(delete(attribute_values).where(
+                self._member_of(attribute_values.c.entity_pk, chunk)))
             self._delete_geometries(conn, chunk)
 
     # -- reads ---------------------------------------------------------------------------
@@ -271,13 +299,15 @@ class SqlStore:
         """Return one entity, or None."""
         stmt = select(entities).where(entities.c.tenant == tenant, entities.c.id == entity_id)
         with self.engine.connect() as conn:
-            row = conn.execute(stmt).first()
+            hidden = withheld_filter(conn, tenant, entities.c.id, [entity_id])  # consent lapsed
+            row = conn.execute(stmt.where(*hidden)).first()
         return _entity(row) if row is not None else None
 
     def query_entities(self, tenant: str, query: EntityQuery) -> QueryResult:
         """Return the page of entities matching `query`, ordered by id."""
         where = _conditions(tenant, query)
         with self.engine.connect() as conn:
+            where += withheld_filter(conn, tenant, entities.c.id, query.ids)  # consent lapsed
             if query.geo is not None:
                 where.append(self._geo_filter(conn, query.geo, tenant))
             count = None
@@ -296,12 +326,14 @@ class SqlStore:
         stmt = (select(entity_types.c.type, func.count()).where(entity_types.c.tenant == tenant)
                 .group_by(entity_types.c.type).order_by(entity_types.c.type))
         with self.engine.connect() as conn:
+            stmt = stmt.where(*withheld_pk_filter(conn, tenant, entity_types.c.entity_pk))
             return {r[0]: int(r[1]) for r in conn.execute(stmt)}
 
     def attribute_summary(self, tenant: str) -> dict[str, dict[str, Any]]:
         """Return per attribute IRI: entity count, the entity types and attribute kinds."""
         av, et = attribute_values, entity_types
-        base = av.c.tenant == tenant
+        with self.engine.connect() as conn:  # entities of lapsed consents are not counted
+            base = and_(av.c.tenant == tenant, *withheld_pk_filter(conn, tenant, av.c.entity_pk))
         counts = (select(av.c.name, func.count(av.c.entity_pk.distinct()))
                   .where(base, av.c.sub == "").group_by(av.c.name))
         kinds = select(av.c.name, av.c.kind).where(base, av.c.sub == "").distinct()
@@ -375,8 +407,11 @@ def _entity_row(tenant: str, entity: Entity) -> dict[str, Any]:
             "created_at": entity.created_at, "modified_at": entity.modified_at}
 
 
+_JSON = json.JSONEncoder(separators=(",", ":"))  # one encoder, not one per json.dumps call
+
+
 def _dump(entity: Entity) -> str:
-    return json.dumps(entity.document(), separators=(",", ":"))
+    return _JSON.encode(entity.document())
 
 
 def _entity(row: Any) -> Entity:
@@ -388,20 +423,6 @@ def _entity(row: Any) -> Entity:
 def _context(row: Any) -> StoredContext:
     return StoredContext(id=row.id, url=row.url, kind=row.kind, body=json.loads(row.body),
                          created_at=row.created_at)
-
-
-def row_tuples(
-    table: TableClause, rows: list[dict[str, Any]]
-) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Return the column names and value tuples of rows we derived, JSON columns as text."""
-    names = list(rows[0])
-    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    return names, [tuple(_json_text(r[n]) if n in json_columns else r[n] for n in names)
-                   for r in rows]
-
-
-def _json_text(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

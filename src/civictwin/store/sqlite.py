@@ -9,19 +9,20 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Table,
     TableClause,
     create_engine,
     delete,
     event,
     func,
-    insert,
     select,
 )
 
 from civictwin.ngsild.geo import GeoQuery, matches
 from civictwin.store.geosql import SQLITE_RTREE_DDL, geometries_rtree, sqlite_candidates
+from civictwin.store.index import Row
 from civictwin.store.schema import entities, geometries
-from civictwin.store.sql import SqlStore, row_tuples
+from civictwin.store.sql import GEOMETRY_ROW_COLUMNS, SqlStore
 
 # SQLite's planner has no statistics until ANALYZE runs, and without them it drives the q
 # sub-queries by the (name, sub, value) indexes and the geo candidates by tenant: a typed geo+q
@@ -44,6 +45,7 @@ PLANNER_HINTS = [
        ('geometries', 'ix_geometries_tenant_name', '1000000 1000000 1000000')""",
     "ANALYZE sqlite_schema",
 ]
+RTREE_COLUMNS = ("gk", "minx", "maxx", "miny", "maxy")
 
 
 class SqliteStore(SqlStore):
@@ -87,23 +89,29 @@ class SqliteStore(SqlStore):
         self.engine.dispose()  # pooled connections reread the planner statistics
         return version
 
-    def _bulk_insert(
-        self, conn: Connection, table: TableClause, rows: list[dict[str, Any]]
-    ) -> None:
-        # The rows are index rows the store derived itself, so their keys are known column
-        # names; values still travel as bound parameters. Skipping SQLAlchemy's per-row
-        # parameter processing is most of the cost of an upsert's index rebuild.
-        names, values = row_tuples(table, rows)
-        statement = (f"INSERT INTO {table.name} ({', '.join(names)}) "  # noqa: S608
-                     f"VALUES ({', '.join('?' * len(names))})")
-        conn.exec_driver_sql(statement, values)
+    def _next_keys(self, conn: Connection, table: Table, count: int) -> list[int]:
+        # Every write runs under BEGIN IMMEDIATE, which holds the database's one write lock,
+        # so nobody else can take these keys before we commit. max + 1 is also the key SQLite
+        # itself would choose for an INTEGER PRIMARY KEY.
+        key = table.primary_key.columns[0]
+        top = conn.execute(select(func.max(key))).scalar() or 0
+        return list(range(top + 1, top + 1 + count))
 
-    def _insert_geometries(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        stmt = insert(geometries).returning(geometries.c.gk, sort_by_parameter_order=True)
-        gks = [r.gk for r in conn.execute(stmt, rows)]
-        boxes = [{"gk": gk, "minx": r["minx"], "maxx": r["maxx"], "miny": r["miny"],
-                  "maxy": r["maxy"]} for gk, r in zip(gks, rows, strict=True)]
-        conn.execute(insert(geometries_rtree), boxes)
+    def _bulk_insert(
+        self, conn: Connection, table: TableClause, columns: Sequence[str], rows: list[Row]
+    ) -> None:
+        # The rows are rows the store derived itself, in known columns; values still travel
+        # as bound parameters. Skipping SQLAlchemy's per-row parameter processing is most of
+        # the cost of an upsert's index rebuild.
+        statement = (f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
+                     f"VALUES ({', '.join('?' * len(columns))})")
+        conn.exec_driver_sql(statement, rows)
+
+    def _insert_geometries(self, conn: Connection, rows: list[Row]) -> None:
+        self._bulk_insert(conn, geometries, GEOMETRY_ROW_COLUMNS, rows)
+        # (gk, entity_pk, tenant, name, dataset_id, geojson, minx, miny, maxx, maxy)
+        self._bulk_insert(conn, geometries_rtree, RTREE_COLUMNS,
+                          [(r[0], r[6], r[8], r[7], r[9]) for r in rows])
 
     def _delete_geometries(self, conn: Connection, pks: Sequence[int]) -> None:
         gks = select(geometries.c.gk).where(geometries.c.entity_pk.in_(pks))

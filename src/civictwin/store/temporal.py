@@ -37,7 +37,13 @@ from sqlalchemy import (
 from sqlalchemy.types import TIMESTAMP
 
 from civictwin.store.base import Entity, EntityWrite, Instance
-from civictwin.store.schema import attribute_instances, temporal_entities, temporal_series
+from civictwin.store.consent import withheld_filter
+from civictwin.store.schema import (
+    attribute_instances,
+    temporal_deletions,
+    temporal_entities,
+    temporal_series,
+)
 
 SYSTEM_KEYS = ("createdAt", "modifiedAt", "observedAt", "instanceId")
 VALUE_MEMBERS = {"Property": "value", "GeoProperty": "value", "Relationship": "object",
@@ -46,6 +52,7 @@ VALUE_MEMBERS = {"Property": "value", "GeoProperty": "value", "Relationship": "o
                  "JsonProperty": "json"}
 TIME_COLUMNS = {"observedAt": "observed_at", "createdAt": "created_at",
                 "modifiedAt": "modified_at"}
+NGSI_LD_NULL = "urn:ngsi-ld:null"
 PARTITION_LOCK = 7_310_221  # pg_advisory_xact_lock key serialising partition creation
 
 TEMPORAL_POSTGRES_DDL = (
@@ -161,16 +168,37 @@ def changed_rows(tenant: str, writes: Sequence[EntityWrite], now: str) -> list[d
     """Return history rows for instances that are new or whose value or observedAt changed."""
     rows: list[dict[str, Any]] = []
     for write in writes:
-        after = write.after
-        if after is None:
+        entity = write.after or write.before
+        if entity is None:
             continue
         before = write.before.attrs if write.before is not None else {}
-        for attr, instances in after.attrs.items():
+        current = write.after.attrs if write.after is not None else {}
+        for attr, instances in current.items():
             old = {str(i.get("datasetId", "")): i for i in before.get(attr, [])}
             for inst in instances:
                 previous = old.get(str(inst.get("datasetId", "")))
                 if previous is None or _essence(previous) != _essence(inst):
-                    rows.append(instance_row(tenant, after.id, attr, inst, now))
+                    rows.append(instance_row(tenant, entity.id, attr, inst, now))
+        if before:
+            rows += deletion_rows(tenant, entity.id, before, current, now)
+    return rows
+
+
+def deletion_rows(tenant: str, entity_id: str, before: dict[str, list[Instance]],
+                  after: dict[str, list[Instance]], now: str) -> list[dict[str, Any]]:
+    """Return the NGSI-LD Null instances that mark attribute instances deleted at `now`."""
+    rows: list[dict[str, Any]] = []
+    for attr, instances in before.items():
+        kept = {str(i.get("datasetId", "")) for i in after.get(attr, [])}
+        for inst in instances:
+            if str(inst.get("datasetId", "")) in kept:
+                continue
+            kind = str(inst.get("type", "Property"))
+            marker: Instance = {"type": kind, VALUE_MEMBERS.get(kind, "value"): NGSI_LD_NULL,
+                                "deletedAt": now}
+            if "datasetId" in inst:
+                marker["datasetId"] = inst["datasetId"]
+            rows.append(instance_row(tenant, entity_id, attr, marker, now))
     return rows
 
 
@@ -191,12 +219,38 @@ class TemporalStore:
         """Record the history of a batch of entity writes (a store write listener)."""
         from civictwin.ngsild.attributes import now_iso
 
-        rows = changed_rows(tenant, writes, now_iso())
+        now = now_iso()
+        rows = changed_rows(tenant, writes, now)
         pending = _PENDING.get()
         if pending:
             rows += pending
             pending.clear()
         self.insert(conn, rows, [w.after for w in writes if w.after is not None], tenant)
+        gone = sorted({w.before.id for w in writes if w.after is None and w.before is not None})
+        if gone:
+            self.remember_deletions(conn, tenant, gone, now)
+
+    def remember_deletions(self, conn: Connection, tenant: str, ids: Sequence[str],
+                           now: str) -> None:
+        """Record when entities with history were deleted (the latest deletion wins)."""
+        td = temporal_deletions.c
+        for start in range(0, len(ids), 500):
+            chunk = ids[start: start + 500]
+            conn.execute(delete(temporal_deletions).where(td.tenant == tenant,
+                                                          td.entity_id.in_(chunk)))
+            conn.execute(insert(temporal_deletions), [
+                {"tenant": tenant, "entity_id": i, "deleted_at": now} for i in chunk])
+
+    def deletions(self, tenant: str, ids: Sequence[str]) -> dict[str, str]:
+        """Return when each of these entities was last deleted (those that were)."""
+        td = temporal_deletions.c
+        found: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                stmt = select(td.entity_id, td.deleted_at).where(
+                    td.tenant == tenant, td.entity_id.in_(ids[start: start + 500]))
+                found.update({r.entity_id: r.deleted_at for r in conn.execute(stmt)})
+        return found
 
     def insert(self, conn: Connection, rows: list[dict[str, Any]],
                entities: Iterable[Entity] = (), tenant: str = "") -> None:
@@ -295,9 +349,11 @@ class TemporalStore:
         conn.execute(delete(temporal_series).where(
             ts.tenant == tenant, ts.entity_id == entity_id, ~left))
         if attr is None:
-            te = temporal_entities.c
+            te, td = temporal_entities.c, temporal_deletions.c
             count += conn.execute(delete(temporal_entities).where(
                 te.tenant == tenant, te.entity_id == entity_id)).rowcount
+            conn.execute(delete(temporal_deletions).where(
+                td.tenant == tenant, td.entity_id == entity_id))
         return int(count)
 
     # -- reading -------------------------------------------------------------------------
@@ -306,9 +362,10 @@ class TemporalStore:
         te = temporal_entities.c
         found: dict[str, list[str]] = {}
         with self.engine.connect() as conn:
+            hidden = withheld_filter(conn, tenant, te.entity_id, ids)  # consent lapsed
             for start in range(0, len(ids), 500):
                 stmt = select(te.entity_id, te.type).where(
-                    te.tenant == tenant, te.entity_id.in_(ids[start: start + 500])
+                    te.tenant == tenant, te.entity_id.in_(ids[start: start + 500]), *hidden
                 ).order_by(te.entity_id, te.type)
                 for r in conn.execute(stmt):
                     found.setdefault(r.entity_id, []).append(r.type)
@@ -330,27 +387,33 @@ class TemporalStore:
             stmt = stmt.where(select(ts.entity_id).where(
                 ts.tenant == tenant, ts.entity_id == te.entity_id, ts.attr.in_(attrs)).exists())
         with self.engine.connect() as conn:
+            stmt = stmt.where(*withheld_filter(conn, tenant, te.entity_id, ids))  # consent
             total = conn.execute(select(func.count()).select_from(stmt.subquery())).scalar()
             page = conn.execute(stmt.order_by(te.entity_id).limit(limit).offset(offset))
             return [r.entity_id for r in page], int(total or 0)
 
-    def instances(self, tenant: str, query: HistoryQuery) -> list[Any]:
-        """Return history rows in (entity, attribute, dataset, time) order."""
+    def instances(self, tenant: str, query: HistoryQuery,
+                  per_series: int | None = None) -> list[Any]:
+        """Return history rows in (entity, attribute, dataset, time) order.
+
+        With lastN, the newest lastN of each series; with `per_series`, at most that many of
+        each series (the newest with lastN, else the oldest).
+        """
         column: Any = attribute_instances.c[TIME_COLUMNS[query.time.timeproperty]]
         stmt = select(attribute_instances).where(*self._where(tenant, query))
-        if query.last_n is not None:
-            ai = attribute_instances.c
+        ai = attribute_instances.c
+        keys: tuple[Any, ...] = (ai.entity_id, ai.attr, ai.dataset_id, column)
+        limits = [n for n in (query.last_n, per_series) if n is not None]
+        if limits:
+            order = column.desc() if query.last_n is not None else column.asc()
             rank = func.row_number().over(
-                partition_by=(ai.entity_id, ai.attr, ai.dataset_id), order_by=column.desc())
+                partition_by=(ai.entity_id, ai.attr, ai.dataset_id), order_by=order)
             ranked = select(attribute_instances, rank.label("rank")).where(
                 *self._where(tenant, query)).subquery()
             stmt = select(*[ranked.c[c.name] for c in attribute_instances.c]).where(
-                ranked.c.rank <= query.last_n)
+                ranked.c.rank <= min(limits))
             column = ranked.c[column.name]
             keys = (ranked.c.entity_id, ranked.c.attr, ranked.c.dataset_id, column)
-        else:
-            ai = attribute_instances.c
-            keys = (ai.entity_id, ai.attr, ai.dataset_id, column)
         with self.engine.connect() as conn:
             return list(conn.execute(stmt.order_by(*keys)))
 

@@ -1,0 +1,1 @@
+"""The data space: participants, usage policies, contracts, transfers, consent and audit."""
