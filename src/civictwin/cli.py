@@ -21,6 +21,7 @@ from civictwin.dataspace.participants_cli import participants_app
 from civictwin.dataspace.policy_cli import audit_app, policy_app
 from civictwin.errors import CivicTwinError
 from civictwin.ingest.cli import ingest_app
+from civictwin.ops import cli as ops_cli
 
 app = typer.Typer(help="civictwin: a local digital twin and data space for cities.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -31,12 +32,13 @@ app.add_typer(dsp_app, name="dsp")
 app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
 app.add_typer(consent_app, name="consent")
-app.add_typer(catalog_app, name="catalog")
 app.add_typer(lake_app, name="lake")
 app.command("indicators")(indicators)
 app.command("ghg")(ghg)
 app.add_typer(scenario_app, name="scenario")
 app.command("forecast")(forecast_command)
+app.command()(ops_cli.backup)
+app.command()(ops_cli.restore)
 err = Console(stderr=True, soft_wrap=True)
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
 DbOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides the setting.")]
@@ -71,12 +73,15 @@ def _serve(settings: Settings) -> None:
     import uvicorn
 
     from civictwin.app import create_app
+    from civictwin.ops.logs import configure_logging
 
     try:
         application = create_app(settings)
     except CivicTwinError as exc:
         _fail(exc.detail)
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
+    configure_logging(settings.log_format)
+    uvicorn.run(application, host=settings.host, port=settings.port, log_config=None,
+                access_log=False)
 
 
 @app.command()

@@ -6,7 +6,7 @@ import functools
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -106,6 +106,22 @@ class Settings(BaseSettings):
         "Europe/Brussels",
         description="The city's time zone (IANA name); forecasts read the calendar in it.",
     )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as plain text or as one JSON object per line."
+    )
+    max_concurrent_requests: int = Field(
+        64, ge=1, description="Requests served at once; more wait, then get 503 + Retry-After."
+    )
+    admission_wait_seconds: float = Field(
+        1.0, ge=0, description="How long an excess request may wait for a slot before its 503."
+    )
+    rate_limit_per_second: float = Field(
+        0, ge=0, description="Requests per second allowed per client address (0: no limit); "
+        "beyond it 429 + Retry-After."
+    )
+    rate_limit_burst: int = Field(
+        100, ge=1, description="Requests a client may send at once before the rate applies."
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -122,8 +138,8 @@ class Settings(BaseSettings):
         "acts as the operator.",
     )
     public_paths: tuple[str, ...] = Field(
-        ("/.well-known/dspace-version", "/docs", "/redoc", "/openapi.json", "/catalog",
-         "/api/3/action", "/web/", "/web/static", "/algorithms"),
+        ("/health", "/ready", "/.well-known/dspace-version", "/docs", "/redoc", "/openapi.json",
+         "/catalog", "/api/3/action", "/web/", "/web/static", "/algorithms"),
         description="Paths (and everything below them; one ending in / names just that page) "
         "anyone may read (GET) without a credential, comma separated: by default the protocol "
         "version, the API docs, the DCAT / CKAN catalogue and the map page (its data needs a "

@@ -164,3 +164,19 @@ class SourceUnavailable(CivicTwinError):
     problem = "SourceUnavailable"
     status = 502
     title = "Source unavailable"
+
+
+class TooManyRequests(CivicTwinError):
+    """The client sent more requests than its rate limit allows; retry later."""
+
+    problem = "TooManyRequests"
+    status = 429
+    title = "Too many requests"
+
+
+class ServiceUnavailable(CivicTwinError):
+    """The twin is saturated or not ready; retry later."""
+
+    problem = "ServiceUnavailable"
+    status = 503
+    title = "Service unavailable"

@@ -93,8 +93,8 @@ class Store(Protocol):
 
     dialect: str
 
-    def migrate(self) -> int:
-        """Bring the schema to the newest version; return that version."""
+    def migrate(self, upto: int | None = None) -> int:
+        """Apply every missing migration step (up to `upto`); return the newest version."""
         ...
 
     def close(self) -> None:

@@ -1,10 +1,15 @@
-"""Versioned schema migrations: each step runs once, in order, inside one transaction."""
+"""Versioned schema migrations: each step runs once, in order, inside one transaction.
+
+Every applied version has its own row in schema_version, so a step merged after a higher one
+(7 arriving once 8 has run) is still applied. Databases from before that rule recorded only
+their newest version N: a lone row means 1..N were all applied.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, func, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from civictwin.store import schema
 
@@ -90,3 +95,13 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (13, _v13_scenarios),
 ]
 """(version, step) pairs; dialect-specific statements per version live in the store modules."""
+
+
+def applied_versions(conn: Connection, now: str) -> set[int]:
+    """Return the versions applied here, first recording 1..N-1 for a legacy lone row N."""
+    table = schema.schema_version
+    rows = {int(v) for v in conn.execute(select(table.c.version)).scalars()}
+    if len(rows) == 1 and (newest := min(rows)) > 1:
+        conn.execute(insert(table), [{"version": v, "applied_at": now} for v in range(1, newest)])
+        rows = set(range(1, newest + 1))
+    return rows

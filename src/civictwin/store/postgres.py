@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy import (
     delete,
     func,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -48,6 +50,16 @@ class PostgresStore(SqlStore):
 
     def _lock(self, conn: Connection, stmt: Select[Any]) -> Select[Any]:
         return stmt.with_for_update()
+
+    def _lock_ids(self, conn: Connection, tenant: str, ids: Sequence[str]) -> None:
+        # Two transactions upserting the same new id would both insert it (UniqueViolation),
+        # and two rewriting one entity would each keep their own index rows: a transaction
+        # advisory lock per (tenant, id), taken in key order so batches cannot deadlock.
+        keys = sorted({_lock_key(tenant, i) for i in ids})
+        if keys:
+            conn.execute(text("SELECT count(pg_advisory_xact_lock(k)) FROM "
+                              "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS s"),
+                         {"keys": keys})
 
     def _migration_sql(self, version: int) -> list[str]:
         if version == 2:
@@ -94,3 +106,9 @@ class PostgresStore(SqlStore):
 
     def _geo_filter(self, conn: Connection, geo: GeoQuery, tenant: str) -> ColumnElement[bool]:
         return postgis_filter(geo, entities.c.pk)
+
+
+def _lock_key(tenant: str, entity_id: str) -> int:
+    """Return a stable signed 64-bit advisory lock key for one entity."""
+    digest = hashlib.blake2b(f"{tenant}\x00{entity_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)

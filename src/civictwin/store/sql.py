@@ -45,7 +45,7 @@ from civictwin.store.index import (
     Row,
     index_rows,
 )
-from civictwin.store.migrations import MIGRATIONS
+from civictwin.store.migrations import MIGRATIONS, applied_versions
 from civictwin.store.qsql import compile_q, compile_scope, compile_types
 from civictwin.store.schema import (
     attribute_values,
@@ -91,6 +91,9 @@ class SqlStore:
         """Return `stmt` with a row lock where the dialect needs one."""
         return stmt
 
+    def _lock_ids(self, conn: Connection, tenant: str, ids: Sequence[str]) -> None:
+        """Serialise concurrent writes of these entity ids (SQLite's writes are serial)."""
+
     def _migration_sql(self, version: int) -> list[str]:
         """Return dialect-specific statements for one schema version."""
         return []
@@ -119,20 +122,20 @@ class SqlStore:
         raise NotImplementedError
 
     # -- schema --------------------------------------------------------------------------
-    def migrate(self) -> int:
-        """Bring the schema to the newest version; return that version."""
+    def migrate(self, upto: int | None = None) -> int:
+        """Apply every missing migration step (up to `upto`); return the newest version."""
         with self._write() as conn, conn.begin():
             schema_version.create(conn, checkfirst=True)
-            current = conn.execute(select(func.max(schema_version.c.version))).scalar() or 0
+            applied = applied_versions(conn, _now())
             for version, step in MIGRATIONS:
-                if version <= current:
+                if version in applied or (upto is not None and version > upto):
                     continue
                 step(conn)
                 for statement in self._migration_sql(version):
                     conn.exec_driver_sql(statement)
                 conn.execute(insert(schema_version).values(version=version, applied_at=_now()))
-                current = version
-        return int(current)
+                applied.add(version)
+        return max(applied, default=0)
 
     def close(self) -> None:
         """Release connections."""
@@ -143,6 +146,7 @@ class SqlStore:
         """Insert new entities; an id that exists already fails with AlreadyExists."""
         errors: dict[str, Exception] = {}
         with self._write() as conn, conn.begin():
+            self._lock_ids(conn, tenant, [e.id for e in batch])
             existing = self._existing(conn, tenant, [e.id for e in batch])
             fresh: dict[str, Entity] = {}
             for entity in batch:
@@ -158,6 +162,7 @@ class SqlStore:
         """Insert entities, or replace those that exist (keeping createdAt)."""
         last: dict[str, Entity] = {e.id: e for e in batch}
         with self._write() as conn, conn.begin():
+            self._lock_ids(conn, tenant, list(last))
             existing = self._existing(conn, tenant, list(last))
             before = self._current(conn, tenant, list(existing)) if self.listeners else {}
             olds = [e for e in last.values() if e.id in existing]
@@ -176,6 +181,7 @@ class SqlStore:
         success: list[str] = []
         errors: dict[str, Exception] = {}
         with self._write() as conn, conn.begin():
+            self._lock_ids(conn, tenant, ids)
             stmt = select(entities).where(entities.c.tenant == tenant,
                                           self._member_of(entities.c.id, ids))
             rows = {r.id: r for r in conn.execute(self._lock(conn, stmt))}
@@ -207,6 +213,7 @@ class SqlStore:
     def delete_entities(self, tenant: str, ids: Sequence[str]) -> BatchOutcome:
         """Delete entities by id; a missing id is ResourceNotFound."""
         with self._write() as conn, conn.begin():
+            self._lock_ids(conn, tenant, ids)
             existing = self._existing(conn, tenant, list(ids))
             before = self._current(conn, tenant, list(existing)) if self.listeners else {}
             self._remove(conn, [pk for pk, _ in existing.values()])

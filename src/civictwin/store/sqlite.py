@@ -84,8 +84,8 @@ class SqliteStore(SqlStore):
             return PLANNER_HINTS
         return []
 
-    def migrate(self) -> int:
-        version = super().migrate()
+    def migrate(self, upto: int | None = None) -> int:
+        version = super().migrate(upto)
         self.engine.dispose()  # pooled connections reread the planner statistics
         return version
 
