@@ -56,11 +56,11 @@ def serve_twin(store: Store, port: int | None = None, wrap: Callable[[Any], Any]
 
 
 @contextmanager
-def serve_app(app: Any, port: int | None = None) -> Iterator[str]:
+def serve_app(app: Any, port: int | None = None, access_log: bool = True) -> Iterator[str]:
     """Serve an ASGI app with uvicorn on a loopback port (lifespan included); yield its URL."""
     port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
+                                           log_level="warning", access_log=access_log))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from civictwin.app import create_app
 from civictwin.store import Store
 from tests.servers import free_port, loopback_settings
+from tests.servers import serve_app as serve_any
 from tests.services import drop_postgres_database, fresh_postgres_database, require_postgres_url
 
 NewDatabase = Callable[[], str]
@@ -47,16 +45,5 @@ def serve_app(store: Store, **settings: Any) -> Iterator[str]:
     """Serve the twin over `store` with these settings on a free loopback port; yield its URL."""
     port = free_port()
     app = create_app(loopback_settings(port=port, **settings), store=store)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serve_any(app, port=port, access_log=False) as url:
+        yield url
