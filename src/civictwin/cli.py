@@ -14,6 +14,7 @@ from civictwin.analytics.forecast_cli import forecast_command
 from civictwin.analytics.lake_cli import ghg, indicators, lake_app
 from civictwin.analytics.scenario_cli import scenario_app
 from civictwin.catalog.cli import catalog_app
+from civictwin.cli_options import ConfigOpt, DbOpt
 from civictwin.config import Settings, load_settings
 from civictwin.dataspace.consent_cli import consent_app
 from civictwin.dataspace.dsp_cli import dsp_app
@@ -40,8 +41,6 @@ app.command("forecast")(forecast_command)
 app.command()(ops_cli.backup)
 app.command()(ops_cli.restore)
 err = Console(stderr=True, soft_wrap=True)
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
-DbOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides the setting.")]
 
 
 def _settings(config: Path | None, database_url: str | None = None, **extra: object) -> Settings:

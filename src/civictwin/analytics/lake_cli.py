@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from civictwin.cli_options import ConfigOpt, DbOpt
 from civictwin.errors import CivicTwinError
 
 if TYPE_CHECKING:  # the CLI imports this module on every command: keep it light
@@ -21,8 +22,6 @@ lake_app = typer.Typer(help="Export history and entities to the Parquet lake.",
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
-DbOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides the setting.")]
 LakeOpt = Annotated[str | None, typer.Option("--lake", help="Lake folder or URL (lake_path).")]
 TenantOpt = Annotated[str, typer.Option("--tenant", help="NGSI-LD tenant (default: none).")]
 EngineOpt = Annotated[str | None, typer.Option("--engine", help="duckdb or spark.")]

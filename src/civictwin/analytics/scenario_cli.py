@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from civictwin.cli_options import ConfigOpt, DbOpt
 from civictwin.errors import CivicTwinError
 
 if TYPE_CHECKING:  # the CLI imports this module on every command: keep it light
@@ -22,8 +23,6 @@ scenario_app = typer.Typer(help="What-if pathways of the building stock to 2030 
                            no_args_is_help=True)
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
-DbOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides the setting.")]
 TenantOpt = Annotated[str, typer.Option("--tenant", help="NGSI-LD tenant of the twin.")]
 PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Draw the trajectories into "
                                               "this .png or .svg file.")]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 from rich.console import Console
 
+from civictwin.cli_options import ConfigOpt, DbOpt
 from civictwin.errors import CivicTwinError
 
 if TYPE_CHECKING:  # the CLI imports this module on every command: keep it light
@@ -19,8 +20,6 @@ catalog_app = typer.Typer(help="The DCAT-AP catalogue: describe, publish, harves
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
-DbOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides the setting.")]
 TenantOpt = Annotated[str, typer.Option("--tenant", help="NGSI-LD tenant (default: none).")]
 SUFFIXES = {".ttl": "text/turtle", ".jsonld": "application/ld+json",
             ".rdf": "application/rdf+xml", ".xml": "application/rdf+xml"}

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+from civictwin.cli_options import ConfigOpt, DbOpt
 from civictwin.errors import CivicTwinError
 
 if TYPE_CHECKING:
@@ -22,8 +23,6 @@ consent_app = typer.Typer(help="Consent records: give, show, renew, withdraw; re
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
-DbOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides the setting.")]
 TenantOpt = Annotated[str, typer.Option("--tenant", help="NGSI-LD tenant ('' by default).")]
 ActorOpt = Annotated[str, typer.Option("--actor", help="Who acts (recorded in the audit).")]
 IdArg = Annotated[str, typer.Argument(help="The consent (receipt) id.")]

@@ -17,7 +17,8 @@ from urllib.parse import quote
 import typer
 from rich.progress import Progress
 
-from civictwin.dataspace.participants_cli import ConfigOpt, DbOpt, err, fail, opened
+from civictwin.cli_options import ConfigOpt, DbOpt
+from civictwin.dataspace.participants_cli import err, fail, opened
 from civictwin.errors import CivicTwinError
 
 if TYPE_CHECKING:

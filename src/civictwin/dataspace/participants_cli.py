@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from civictwin.cli_options import ConfigOpt, DbOpt
 from civictwin.errors import CivicTwinError
 
 if TYPE_CHECKING:  # the CLI imports this module on every command: keep it light
@@ -25,8 +26,6 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
-DbOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides the setting.")]
 IdArg = Annotated[str, typer.Argument(help="The participant's id (a URI or a short name).")]
 
 

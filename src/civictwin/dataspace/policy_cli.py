@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+from civictwin.cli_options import ConfigOpt, DbOpt
 from civictwin.errors import CivicTwinError
 
 if TYPE_CHECKING:
@@ -23,8 +24,6 @@ audit_app = typer.Typer(help="Verify and export the tamper-evident audit trail."
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
-DbOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides the setting.")]
 TenantOpt = Annotated[str | None, typer.Option(
     "--tenant", help="NGSI-LD tenant (default: every tenant to verify, '' to export).")]
 PolicyArg = Annotated[Path, typer.Argument(help="An ODRL policy (JSON-LD), or a Dataspace "

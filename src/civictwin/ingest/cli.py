@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from civictwin.cli_options import ConfigOpt, DbOpt
 from civictwin.errors import CivicTwinError
 
 if TYPE_CHECKING:  # the CLI imports this module on every command: keep it light
@@ -26,8 +27,6 @@ ingest_app = typer.Typer(help="Ingest MQTT messages and CSV / Excel / GeoJSON fi
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
-DbOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides the setting.")]
 MappingOpt = Annotated[Path, typer.Option("--mapping", "-m", help="Mapping TOML file.")]
 RuleOpt = Annotated[str | None, typer.Option("--rule", help="Rule of the mapping to use.")]
 ReportOpt = Annotated[Path | None, typer.Option("--report", help="Write a JSON report here.")]

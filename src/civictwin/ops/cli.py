@@ -12,13 +12,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from sqlalchemy import make_url
 
+from civictwin.cli_options import ConfigOpt, DbOpt
 from civictwin.errors import CivicTwinError
 from civictwin.ops.backup import backup as backup_database
 from civictwin.ops.backup import restore as restore_database
 
 err = Console(stderr=True, soft_wrap=True)
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
-DbOpt = Annotated[str | None, typer.Option("--database-url", help="Overrides the setting.")]
 
 
 @contextmanager
