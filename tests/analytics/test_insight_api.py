@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 import pytest
@@ -198,3 +200,19 @@ def test_a_forecast_is_served_with_what_was_measured(client: TestClient, twin: T
     assert again["actualMape"] == pytest.approx(100 * abs(forecast - 1.0))
     assert client.get("/insight/forecasts",
                       params={"entity": "urn:ngsi-ld:Building:none"}).status_code == 404
+
+
+def test_indicators_as_csv_per_city_and_district_over_time(
+        client: TestClient, store: Store, tenant: str, computed: list[Any]) -> None:
+    _published(store, tenant, computed)
+    answer = client.get("/insight/indicators", params={"format": "csv"})
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert len(rows) == len(computed)
+    power = {(r["area"], r["period"]): r for r in rows
+             if r["indicator"] == "electricity-per-capita"}
+    assert set(power) == {(a, p) for a in ("city", district(1), district(2))
+                          for p in ("2024", "2024-01", "2024-02")}
+    assert float(power[("city", "2024-02")]["value"]) == pytest.approx(17700 / 1500)
+    assert power[("city", "2024")]["grade"] == "C"
+    assert client.get("/insight/indicators", params={"format": "xml"}).status_code == 400

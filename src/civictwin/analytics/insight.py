@@ -89,6 +89,27 @@ def indicators(broker: ContextBroker, tenant: str, district: str | None = None,
             "district": district, "period": period}
 
 
+CSV_COLUMNS = ("indicator", "name", "iso", "iso_confirmed", "area", "period", "value", "unit",
+               "grade", "coverage", "timeliness", "method", "note")
+
+
+def indicator_rows(broker: ContextBroker, tenant: str) -> list[dict[str, Any]]:
+    """Return every published value, city and districts, every period, as flat CSV rows."""
+    ctx = context(broker)
+    found = [k for e in entities_of_type(broker, tenant, "KeyPerformanceIndicator")
+             if (k := _kpi(e, ctx)) is not None]
+    order = list(REGISTER)
+    found.sort(key=lambda k: (order.index(k.key), k.area, len(k.period), k.period))
+    return [{"indicator": k.key, "name": REGISTER[k.key].name, "iso": REGISTER[k.key].iso or "",
+             "iso_confirmed": REGISTER[k.key].confirmed, "area": k.area or "city",
+             "period": k.period, "value": "" if k.value is None else k.value,
+             "unit": REGISTER[k.key].unit, "grade": k.quality.get("grade", ""),
+             "coverage": k.quality.get("coverage", ""),
+             "timeliness": k.quality.get("timeliness", ""),
+             "method": k.quality.get("method", ""), "note": k.quality.get("note", "")}
+            for k in found]
+
+
 def _indicator_json(key: str, current: _Kpi, series: list[_Kpi],
                     district: str | None) -> dict[str, Any]:
     spec = REGISTER[key]
