@@ -121,6 +121,9 @@ def test_ghg_is_compiled_from_the_lake(client: TestClient, city_lake: Lake) -> N
     assert {s["scope"] for s in estimated} == {"1", "2"}
     assert any(s["notation"] == "NE" and s["sector"] == "On-road transportation"
                for s in body["sectors"])
+    gpc = {r["gpc_ref"]: r for r in body["gpc"]}
+    assert gpc["I"]["basic"] == pytest.approx(expected) and gpc["I"]["scope3"] == "NE"
+    assert gpc["II"]["basic"] == "NE" and gpc["V"]["basic"] == "not in BASIC"
     first = body["trajectory"][0]
     assert first == {"year": 2024, "actual": pytest.approx(expected),
                      "target": pytest.approx(expected)}

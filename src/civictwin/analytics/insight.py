@@ -22,7 +22,13 @@ from typing import Any
 import pandas as pd
 
 from civictwin.analytics import forecast_runs
-from civictwin.analytics.ghg import Inventory, build_inventory, load_factors, trajectory
+from civictwin.analytics.ghg import (
+    Inventory,
+    build_inventory,
+    gpc_summary,
+    load_factors,
+    trajectory,
+)
 from civictwin.analytics.indicators import REGISTER, data_range
 from civictwin.analytics.scenario_runs import Trajectory
 from civictwin.analytics.scenario_runs import compare as compare_saved
@@ -196,7 +202,7 @@ def ghg(settings: Settings, tenant: str, year: str | None = None) -> dict[str, A
                         "carriers": {c: {"factor": f.factor, "scope": f.scope,
                                          "source": f.source, "confirmed": f.confirmed}
                                      for c, f in factors.carriers.items()}},
-            "years": inventory.years}
+            "gpc": gpc_summary(inventory, chosen), "years": inventory.years}
 
 
 # -- scenarios -----------------------------------------------------------------------------
