@@ -203,6 +203,10 @@ def test_a_forecast_is_served_with_what_was_measured(client: TestClient, twin: T
     assert again["actualMape"] == pytest.approx(100 * abs(forecast - 1.0))
     assert client.get("/insight/forecasts",
                       params={"entity": "urn:ngsi-ld:Building:none"}).status_code == 404
+    elsewhere = {"NGSILD-Tenant": tenant + "x"}  # another tenant sees none of it
+    assert client.get("/insight/forecasts", headers=elsewhere).json()["forecasts"] == []
+    assert client.get("/insight/forecasts", params={"entity": building},
+                      headers=elsewhere).status_code == 404
 
 
 def test_indicators_as_csv_per_city_and_district_over_time(
