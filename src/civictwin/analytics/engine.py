@@ -142,23 +142,6 @@ WHERE h.entity_type = 'WeatherObserved' AND h.name = 'temperature'
 GROUP BY h.entity_id, COALESCE(s.district_id, ''), h.day
 ORDER BY station_id, day""", ("start", "end"),
         "Daily mean, highest and lowest air temperature (°C) and hours measured, per station."),
-    Job("privacy_readings", """
-SELECT h.entity_id AS meter_id,
-       CASE WHEN :grain = 'day' THEN h.day WHEN :grain = 'month' THEN SUBSTR(h.day, 1, 7)
-            ELSE '' END AS bucket,
-       CASE WHEN :grain = 'hour' THEN h.observed_s - h.observed_s % 3600 ELSE 0 END AS hour_s,
-       SUM(h.num) AS total, COUNT(*) AS readings
-FROM history h
-WHERE h.attr IN (:attr, :alt_attr) AND h.num IS NOT NULL AND h.day >= :first_day AND h.day <= :last_day
-  AND h.observed_s >= :start_s AND h.observed_s < :end_s
-  AND (:interval_only = 0 OR h.dataset_id = '')
-GROUP BY h.entity_id,
-         CASE WHEN :grain = 'day' THEN h.day WHEN :grain = 'month' THEN SUBSTR(h.day, 1, 7)
-              ELSE '' END,
-         CASE WHEN :grain = 'hour' THEN h.observed_s - h.observed_s % 3600 ELSE 0 END""",
-        ("attr", "alt_attr", "grain", "first_day", "last_day", "start_s", "end_s", "interval_only"),
-        "Per contributor (meter) and hour, day or month: the sum and number of its readings of "
-        "one attribute (privacy/ applies disclosure control to these)."),
     Job("privacy_profiles", """
 SELECT m.meter_id, COALESCE(m.building_id, '') AS building_id,
        COALESCE(m.heat_carrier, '') AS heat_carrier, COALESCE(b.district_id, '') AS district_id,
@@ -185,6 +168,25 @@ FROM history h GROUP BY h.entity_type, h.name, h.dataset_id
 ORDER BY h.entity_type, h.name, h.dataset_id""", (),
         "What the lake holds: instances per entity type, attribute and dataset."),
 )}
+
+
+_PRIVACY_BUCKETS = {"hour": ("observed_s - observed_s % 3600", "''"),
+                    "day": ("0", "day"), "month": ("0", "SUBSTR(day, 1, 7)"),
+                    "all": ("0", "''")}
+for _grain, (_hour, _bucket) in _PRIVACY_BUCKETS.items():
+    # One job per grain, so the bucket is plain SQL rather than a CASE on a parameter in
+    # every row; hourly and daily cells read interval readings only (the default dataset).
+    _interval = "AND dataset_id = ''" if _grain in ("hour", "day") else ""
+    JOBS[f"privacy_readings_{_grain}"] = Job(f"privacy_readings_{_grain}", f"""
+SELECT entity_id AS meter_id, bucket, hour_s, SUM(num) AS total, COUNT(*) AS readings
+FROM (SELECT entity_id, {_bucket} AS bucket, {_hour} AS hour_s, num FROM history
+      WHERE attr IN (:attr, :alt_attr) AND num IS NOT NULL AND day >= :first_day
+        AND day <= :last_day AND observed_s >= :start_s AND observed_s < :end_s {_interval}
+     ) r
+GROUP BY entity_id, bucket, hour_s""",
+        ("attr", "alt_attr", "first_day", "last_day", "start_s", "end_s"),
+        f"Per contributor (meter) and {_grain if _grain != 'all' else 'whole range'}: the sum "
+        "and number of its readings of one attribute (privacy/ applies disclosure control).")
 
 
 class AnalyticsEngine(Protocol):

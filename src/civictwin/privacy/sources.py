@@ -176,13 +176,12 @@ class LakeSource:
         start, end = request.window()
         grain = _grain(request)
         last = datetime.fromtimestamp(end.timestamp() - 1e-6, UTC)
-        rows = self.engine.run(JOBS["privacy_readings"], {
+        rows = self.engine.run(JOBS[f"privacy_readings_{grain or 'all'}"], {
             "attr": ATTRIBUTES[request.quantity][0], "alt_attr": ATTRIBUTES[request.quantity][1],
-            "grain": grain or "",
             "first_day": start.strftime("%Y-%m-%d"), "last_day": last.strftime("%Y-%m-%d"),
-            "start_s": int(start.timestamp()), "end_s": _ceil_seconds(end),
-            "interval_only": 1 if grain in ("hour", "day") else 0})
-        return [Contribution(r["meter_id"], _bucket_label(r["bucket"], int(r["hour_s"]), grain),
+            "start_s": int(start.timestamp()), "end_s": _ceil_seconds(end)})
+        return [Contribution(r["meter_id"], _bucket_label(r["bucket"] or "", int(r["hour_s"]),
+                                                          grain),
                              float(r["total"]), int(r["readings"])) for r in rows]
 
 
