@@ -160,6 +160,24 @@ WHERE h.entity_type = 'WeatherObserved' AND h.name = 'temperature'
 GROUP BY h.entity_id, COALESCE(s.district_id, ''), h.day
 ORDER BY station_id, day""", ("start", "end"),
         "Daily mean, highest and lowest air temperature (°C) and hours measured, per station."),
+    Job("privacy_profiles", """
+SELECT m.meter_id, COALESCE(m.building_id, '') AS building_id,
+       COALESCE(m.heat_carrier, '') AS heat_carrier, COALESCE(b.district_id, '') AS district_id,
+       COALESCE(b.category, '') AS category, COALESCE(b.heating, '') AS heating,
+       b.year_built, COALESCE(b.street, '') AS street, COALESCE(b.locality, '') AS locality
+FROM meters m
+LEFT JOIN (SELECT entity_id AS building_id,
+                  MAX(CASE WHEN name = 'refCityDistrict' THEN text END) AS district_id,
+                  MAX(CASE WHEN name = 'category' THEN COALESCE(json, text) END) AS category,
+                  MAX(CASE WHEN name = 'heatingType' THEN text END) AS heating,
+                  MAX(CASE WHEN name = 'yearBuilt' THEN num END) AS year_built,
+                  MAX(CASE WHEN name = 'address.streetAddress' THEN text END) AS street,
+                  MAX(CASE WHEN name = 'address.addressLocality' THEN text END) AS locality
+           FROM entities WHERE entity_type = 'Building' GROUP BY entity_id) b
+  ON b.building_id = m.building_id
+ORDER BY m.meter_id""", (),
+        "Every meter with the building facts privacy/ groups by: district, use, heating, "
+        "year built, street."),
     Job("history_summary", """
 SELECT h.entity_type, h.name, h.dataset_id, COUNT(*) AS instances,
        COUNT(DISTINCT h.entity_id) AS entities, MIN(h.day) AS first_day,
@@ -168,6 +186,25 @@ FROM history h GROUP BY h.entity_type, h.name, h.dataset_id
 ORDER BY h.entity_type, h.name, h.dataset_id""", (),
         "What the lake holds: instances per entity type, attribute and dataset."),
 )}
+
+
+_PRIVACY_BUCKETS = {"hour": ("observed_s - observed_s % 3600", "''"),
+                    "day": ("0", "day"), "month": ("0", "SUBSTR(day, 1, 7)"),
+                    "all": ("0", "''")}
+for _grain, (_hour, _bucket) in _PRIVACY_BUCKETS.items():
+    # One job per grain, so the bucket is plain SQL rather than a CASE on a parameter in
+    # every row; hourly and daily cells read interval readings only (the default dataset).
+    _interval = "AND dataset_id = ''" if _grain in ("hour", "day") else ""
+    JOBS[f"privacy_readings_{_grain}"] = Job(f"privacy_readings_{_grain}", f"""
+SELECT entity_id AS meter_id, bucket, hour_s, SUM(num) AS total, COUNT(*) AS readings
+FROM (SELECT entity_id, {_bucket} AS bucket, {_hour} AS hour_s, num FROM history
+      WHERE attr IN (:attr, :alt_attr) AND num IS NOT NULL AND day >= :first_day
+        AND day <= :last_day AND observed_s >= :start_s AND observed_s < :end_s {_interval}
+     ) r
+GROUP BY entity_id, bucket, hour_s""",
+        ("attr", "alt_attr", "first_day", "last_day", "start_s", "end_s"),
+        f"Per contributor (meter) and {_grain if _grain != 'all' else 'whole range'}: the sum "
+        "and number of its readings of one attribute (privacy/ applies disclosure control).")
 
 
 class AnalyticsEngine(Protocol):
