@@ -9,7 +9,7 @@ from civictwin.errors import BadRequestData
 from civictwin.ngsild.attributes import check_uri
 from civictwin.ngsild.geo import parse_geo_query
 from civictwin.ngsild.jsonld import Context
-from civictwin.ngsild.qlang import parse_q, parse_scope_q, parse_type_selection
+from civictwin.ngsild.qlang import check_regex, parse_q, parse_scope_q, parse_type_selection
 from civictwin.ngsild.render import Format, RenderOptions
 from civictwin.store.base import EntityQuery
 
@@ -100,15 +100,7 @@ def entity_query(params: Mapping[str, Any], ctx: Context, default_limit: int,
 
 
 def _pattern(raw: str | None) -> str | None:
-    if not raw:
-        return None
-    import re
-
-    try:
-        re.compile(raw)
-    except re.error as exc:
-        raise BadRequestData(f"idPattern: not a valid regular expression ({exc})") from exc
-    return raw
+    return check_regex(raw, "idPattern") if raw else None
 
 
 def query_body_params(body: Any) -> dict[str, Any]:
