@@ -25,6 +25,7 @@ from civictwin.errors import (
     UnsupportedMediaType,
 )
 from civictwin.ngsild.http import tenant_of
+from civictwin.ngsild.outbound import OutboundPolicy
 
 router = APIRouter(tags=["catalogue"])
 router.include_router(ckan_router)  # the CKAN action API is part of the catalogue
@@ -162,7 +163,9 @@ async def post_harvest(request: Request) -> JSONResponse:
         raise InvalidRequest(f"the body is not JSON: {exc}") from exc
     if not isinstance(body, dict) or not isinstance(body.get("url"), str):
         raise BadRequestData('expected {"url": "http(s)://..."}')
-    report = await run_in_threadpool(harvest, catalogue_of(request), tenant, body["url"])
+    policy = OutboundPolicy.of(request.app.state.settings.notification_allowlist)
+    report = await run_in_threadpool(harvest, catalogue_of(request), tenant, body["url"],
+                                     policy=policy)
     return JSONResponse(report)
 
 

@@ -81,6 +81,11 @@ def _v13_scenarios(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.scenarios, schema.scenario_results])
 
 
+def _v15_trust(conn: Connection) -> None:
+    """Create the signed-token replay table and the notifier claim table."""
+    schema.metadata.create_all(conn, tables=[schema.token_replays, schema.notification_claims])
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_entities),
     (2, _v2_temporal),
@@ -93,6 +98,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (10, _v10_policy),
     (11, _v11_catalog),
     (13, _v13_scenarios),
+    (15, _v15_trust),
 ]
 """(version, step) pairs; dialect-specific statements per version live in the store modules."""
 
