@@ -79,7 +79,7 @@ async def read_body(request: Request) -> Any:
         return None
     limit = request.app.state.settings.max_body_bytes
     declared = request.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BadRequestData(f"request body larger than {limit} bytes")
     raw = await request.body()
     if len(raw) > limit:
