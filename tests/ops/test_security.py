@@ -117,3 +117,20 @@ def test_harvest_urls_get_the_outbound_allow_list(store: Store, tenant: str,
         followed = client.post("/catalog/harvests", json={"url": f"{redirector}/catalog.ttl"})
         assert followed.status_code == 400, followed.text
         assert "127.0.0.2" in followed.json()["detail"]  # the redirect was checked too
+
+
+@pytest.mark.parametrize("path", ["/catalog/harvests", "/catalog/datasets",
+                                  "/api/3/action/package_search", "/consent",
+                                  "/ngsi-ld/v1/entities", "/dsp/catalog/request"])
+def test_every_route_bounds_the_body_it_reads(store: Store, tenant: str, path: str) -> None:
+    settings = Settings(database_url="sqlite://", max_body_bytes=2048)
+    headers = {"Authorization": f"Bearer {operator_key(store)}", "NGSILD-Tenant": tenant,
+               "Content-Type": "application/json"}
+    big = b'{"url": "' + b"x" * 4096 + b'"}'
+    with TestClient(create_app(settings, store=store), headers=headers) as client:
+        declared = client.post(path, content=big)
+        assert declared.status_code == 400, declared.text
+        assert "larger than 2048" in declared.json()["detail"]
+        streamed = client.post(path, content=iter([big[:1500], big[1500:]]))
+        assert streamed.status_code == 400, streamed.text
+        assert "larger than 2048" in streamed.json()["detail"]
