@@ -206,3 +206,21 @@ def test_huge_negative_or_non_ascii_numbers_get_an_answer_not_a_500(seeded: Test
         assert answer.status_code in (200, 400), f"{path}{number}: {answer.text}"
         if number in (str(10**20), "9" * 400) and "lastN" not in path:  # lastN: all of them
             assert answer.status_code == 400, f"{path}{number}: {answer.text}"
+
+
+DEEP = {"arrays": "[" * 100_000 + "]" * 100_000,
+        "a value": '{"id": "urn:ngsi-ld:Sensor:d", "type": "Sensor", "noise": {"type": '
+                   '"Property", "value": ' + "[" * 5000 + "]" * 5000 + "}}",
+        "a context": '{"@context": ' + '{"@context": ' * 3000 + "{}" + "}" * 3000
+                     + ', "id": "urn:ngsi-ld:Sensor:d", "type": "Sensor"}'}
+
+
+@pytest.mark.parametrize("path", ["/ngsi-ld/v1/entities", "/ngsi-ld/v1/entityOperations/upsert",
+                                  "/ngsi-ld/v1/subscriptions", "/ngsi-ld/v1/jsonldContexts",
+                                  "/catalog/harvests", "/catalog/datasets", "/consent",
+                                  "/dsp/catalog/request"])
+def test_deeply_nested_bodies_get_a_400(seeded: TestClient, path: str) -> None:
+    for what, body in DEEP.items():
+        media = "application/ld+json" if what == "a context" else "application/json"
+        answer = seeded.post(path, content=body, headers={"Content-Type": media})
+        assert answer.status_code == 400, f"{path} with deep {what}: {answer.text[:300]}"
