@@ -54,9 +54,10 @@ class Settings(BaseSettings):
     )
     notification_allowlist: CommaList = Field(
         (),
-        description="Hosts, IP addresses or CIDR networks that subscription notifications and "
-        "context-source requests may go to although they are loopback, private or link-local "
-        "(comma separated). Empty by default: only public addresses are called.",
+        description="Hosts, IP addresses or CIDR networks that subscription notifications, "
+        "context-source requests and catalogue harvests asked for over HTTP may go to although "
+        "they are loopback, private or link-local (comma separated). Empty by default: only "
+        "public addresses are called.",
     )
     temporal_max_instances: int = Field(
         10_000, ge=1,
