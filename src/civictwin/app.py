@@ -117,6 +117,11 @@ def _error_handlers(app: FastAPI) -> None:
             response.status_code = 405
         return response
 
+    @app.exception_handler(RecursionError)
+    async def _nested(request: Request, exc: RecursionError) -> Response:
+        # Only input nests that deep: a body or document parsed by a library, not by read_body.
+        return problem(BadRequestData("the request nests too deeply to be read"), request)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)

@@ -46,11 +46,18 @@ class Settings(BaseSettings):
     )
     default_limit: int = Field(20, ge=1, description="Entities per page when `limit` is absent.")
     max_limit: int = Field(1000, ge=1, description="Largest `limit` a query may ask for.")
+    statement_timeout_seconds: float = Field(
+        30.0, ge=0,
+        description="Longest a database statement of the API may run before it is cancelled "
+        "with TooComplexQuery (PostgreSQL statement_timeout; on SQLite a progress handler and "
+        "a time-limited regular expression engine); 0 turns the limit off.",
+    )
     notification_allowlist: CommaList = Field(
         (),
-        description="Hosts, IP addresses or CIDR networks that subscription notifications and "
-        "context-source requests may go to although they are loopback, private or link-local "
-        "(comma separated). Empty by default: only public addresses are called.",
+        description="Hosts, IP addresses or CIDR networks that subscription notifications, "
+        "context-source requests and catalogue harvests asked for over HTTP may go to although "
+        "they are loopback, private or link-local (comma separated). Empty by default: only "
+        "public addresses are called.",
     )
     temporal_max_instances: int = Field(
         10_000, ge=1,

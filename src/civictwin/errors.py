@@ -180,3 +180,9 @@ class ServiceUnavailable(CivicTwinError):
     problem = "ServiceUnavailable"
     status = 503
     title = "Service unavailable"
+
+
+class QueryTimeout(TooComplexQuery):
+    """A statement ran longer than `statement_timeout_seconds` and was cancelled."""
+
+    title = "Query took too long"

@@ -144,7 +144,7 @@ def test_signed_tokens_are_checked_for_key_issuer_audience_and_time(
     private = make()
     found, _ = _participant(store, {"consumer"}, "", _pem(private))
     now = int(time.time())
-    good = {"iss": found.id, "aud": TWIN_ID, "iat": now, "exp": now + 60}
+    good = {"iss": found.id, "aud": TWIN_ID, "iat": now, "exp": now + 60, "jti": uuid.uuid4().hex}
 
     def status(claims: dict[str, Any], key: Any = private) -> int:
         token = jwt.encode(claims, key, algorithm=algorithm)

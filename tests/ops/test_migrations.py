@@ -69,3 +69,28 @@ def test_a_legacy_lone_version_row_means_all_below_applied(new_database: NewData
     assert _versions(url) == {v for v, _ in MIGRATIONS}
     assert store.get_entity("city", "urn:ngsi-ld:Sensor:1") is not None
     store.close()
+
+
+def test_upgrade_from_the_previous_version_adds_the_trust_tables(new_database: NewDatabase) -> None:
+    import time
+
+    from civictwin.store.outbox import NotificationStore
+    from civictwin.store.replay import first_use
+
+    previous = max(v for v, _ in MIGRATIONS if v < 15)
+    url = new_database()
+    old = open_store(url, migrate=False)
+    old.migrate(upto=previous)
+    old.upsert_entities("city", [_sensor(7)])
+    assert "token_replays" not in inspect(old.engine).get_table_names()  # type: ignore[attr-defined]
+    old.close()
+    store = open_store(url)
+    assert 15 in _versions(url)
+    engine = store.engine  # type: ignore[attr-defined]
+    assert {"token_replays", "notification_claims"} <= set(inspect(engine).get_table_names())
+    now = time.time()
+    assert first_use(engine, "urn:x", "j1", now + 60, now)
+    assert not first_use(engine, "urn:x", "j1", now + 60, now)
+    assert NotificationStore(store).claim_holders() == []
+    assert store.get_entity("city", "urn:ngsi-ld:Sensor:7") is not None
+    store.close()

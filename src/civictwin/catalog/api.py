@@ -25,6 +25,8 @@ from civictwin.errors import (
     UnsupportedMediaType,
 )
 from civictwin.ngsild.http import tenant_of
+from civictwin.ngsild.outbound import OutboundPolicy
+from civictwin.openapi import HARVEST, MAX_OFFSET, OBJECT, described
 
 router = APIRouter(tags=["catalogue"])
 router.include_router(ckan_router)  # the CKAN action API is part of the catalogue
@@ -32,8 +34,8 @@ PAGE_SIZE = 100
 
 
 @router.get("/catalog", summary="The DCAT-AP 3.0.1 catalogue (JSON-LD, Turtle, RDF/XML)")
-def get_catalogue(request: Request, page: Annotated[int, Query(ge=1)] = 1,
-                  limit: Annotated[int | None, Query(ge=1)] = None,
+def get_catalogue(request: Request, page: Annotated[int, Query(ge=1, le=MAX_OFFSET)] = 1,
+                  limit: Annotated[int | None, Query(ge=1, le=MAX_OFFSET)] = None,
                   format: str | None = None) -> Response:
     """Return one page of the catalogue as RDF, with Hydra paging links."""
     tenant = tenant_of(request)
@@ -79,8 +81,8 @@ def _page_link(request: Request, size: int, format: str | None) -> Any:
 
 
 @router.get("/catalog/datasets", summary="The catalogue's datasets as plain JSON")
-def list_datasets(request: Request, limit: Annotated[int, Query(ge=1)] = PAGE_SIZE,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> JSONResponse:
+def list_datasets(request: Request, limit: Annotated[int, Query(ge=1, le=MAX_OFFSET)] = PAGE_SIZE,
+                  offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> JSONResponse:
     """Return a page of datasets in the catalogue's JSON form, with the total."""
     settings: Settings = request.app.state.settings
     datasets, total = catalogue_of(request).page(tenant_of(request),
@@ -89,7 +91,8 @@ def list_datasets(request: Request, limit: Annotated[int, Query(ge=1)] = PAGE_SI
                          "datasets": [d.to_json() for d in datasets]})
 
 
-@router.post("/catalog/datasets", status_code=201, summary="Publish a dataset")
+@router.post("/catalog/datasets", status_code=201, summary="Publish a dataset",
+             openapi_extra=described(body=OBJECT))
 async def post_dataset(request: Request) -> JSONResponse:
     """Add or replace a participant's dataset (JSON, or DCAT as Turtle/JSON-LD/RDF-XML)."""
     tenant = tenant_of(request)
@@ -152,7 +155,8 @@ def post_refresh(request: Request) -> JSONResponse:
                          "historyDatasets": done.history, "refreshedAt": done.refreshed_at})
 
 
-@router.post("/catalog/harvests", summary="Harvest another DCAT catalogue")
+@router.post("/catalog/harvests", summary="Harvest another DCAT catalogue",
+             openapi_extra=described(body=HARVEST))
 async def post_harvest(request: Request) -> JSONResponse:
     """Harvest the DCAT catalogue at the body's `url`; answer with the run's report."""
     tenant = tenant_of(request)
@@ -162,7 +166,9 @@ async def post_harvest(request: Request) -> JSONResponse:
         raise InvalidRequest(f"the body is not JSON: {exc}") from exc
     if not isinstance(body, dict) or not isinstance(body.get("url"), str):
         raise BadRequestData('expected {"url": "http(s)://..."}')
-    report = await run_in_threadpool(harvest, catalogue_of(request), tenant, body["url"])
+    policy = OutboundPolicy.of(request.app.state.settings.notification_allowlist)
+    report = await run_in_threadpool(harvest, catalogue_of(request), tenant, body["url"],
+                                     policy=policy)
     return JSONResponse(report)
 
 

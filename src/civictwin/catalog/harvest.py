@@ -19,28 +19,37 @@ from civictwin.catalog.rdf import HYDRA
 from civictwin.catalog.reader import parse_rdf, read_datasets
 from civictwin.catalog.validate import is_iri
 from civictwin.errors import BadRequestData, CivicTwinError, SourceUnavailable
+from civictwin.ngsild.outbound import OutboundPolicy
 from civictwin.store.outbox import stamp
 
 ACCEPT = "text/turtle, application/ld+json;q=0.9, application/rdf+xml;q=0.8"
 MAX_PAGES = 1000
+MAX_REDIRECTS = 5
 
 
 def harvest(catalogue: Catalogue, tenant: str, url: str, timeout: float = 30.0,
-            client: httpx.Client | None = None) -> dict[str, Any]:
-    """Harvest the DCAT catalogue at `url` into the tenant's catalogue; return the report."""
+            client: httpx.Client | None = None,
+            policy: OutboundPolicy | None = None) -> dict[str, Any]:
+    """Harvest the DCAT catalogue at `url` into the tenant's catalogue; return the report.
+
+    With a `policy` (a harvest a client asked for over HTTP) every page and every redirect
+    is checked against it and fetched from the address that was checked.
+    """
     if not is_iri(url, web=True):
         raise BadRequestData(f"{url!r} is not an http(s) URL")
+    if policy is not None:
+        policy.addresses(url, "harvest source")  # refused now, before anything is recorded
     started = stamp(datetime.now(UTC))
     report: dict[str, Any] = {"source": url, "pages": 0, "found": 0, "rejected": [],
                               "notes": [], "complete": True, "error": None}
     found: dict[str, Dataset] = {}
-    with client or httpx.Client(timeout=timeout, follow_redirects=True) as http:
+    with client or httpx.Client(timeout=timeout, follow_redirects=policy is None) as http:
         page: str | None = url
         seen: set[str] = set()
         while page is not None and page not in seen and len(seen) < MAX_PAGES:
             seen.add(page)
             try:
-                graph = _fetch(http, page)
+                graph = _fetch(http, page, policy)
             except CivicTwinError as exc:
                 if not report["pages"]:
                     raise
@@ -64,9 +73,9 @@ def harvest(catalogue: Catalogue, tenant: str, url: str, timeout: float = 30.0,
     return report
 
 
-def _fetch(http: httpx.Client, url: str) -> Graph:
+def _fetch(http: httpx.Client, url: str, policy: OutboundPolicy | None) -> Graph:
     try:
-        response = http.get(url, headers={"Accept": ACCEPT})
+        response = _get(http, url, policy)
     except httpx.HTTPError as exc:
         raise SourceUnavailable(f"could not read {url}: {exc}") from exc
     if response.status_code != 200:
@@ -76,6 +85,23 @@ def _fetch(http: httpx.Client, url: str) -> Graph:
         return parse_rdf(response.content, media, base=url)
     except BadRequestData as exc:
         raise SourceUnavailable(f"{url}: {exc.detail}") from exc
+
+
+def _get(http: httpx.Client, url: str, policy: OutboundPolicy | None) -> httpx.Response:
+    """GET `url`; with a policy, check it and each redirect and connect to the checked address."""
+    if policy is None:
+        return http.get(url, headers={"Accept": ACCEPT})
+    for _ in range(MAX_REDIRECTS + 1):
+        if not is_iri(url, web=True):
+            raise SourceUnavailable(f"{url!r} is not an http(s) URL")
+        pinned = policy.pin(url, "harvest source")
+        response = http.get(pinned.url, headers={"Accept": ACCEPT, **pinned.headers},
+                            extensions=pinned.extensions)
+        location = response.headers.get("location")
+        if not response.is_redirect or location is None:
+            return response
+        url = str(httpx.URL(url).join(location))
+    raise SourceUnavailable(f"more than {MAX_REDIRECTS} redirects")
 
 
 def _next_page(graph: Graph) -> str | None:

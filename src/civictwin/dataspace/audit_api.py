@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from civictwin.dataspace.audit import AuditEntry, AuditLog
 from civictwin.errors import BadRequestData
 from civictwin.ngsild.http import tenant_of
+from civictwin.openapi import MAX_OFFSET
 from civictwin.store.audit import AuditFilter
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -36,7 +37,7 @@ def list_entries(request: Request, log: AuditDep,
                  since: Annotated[str | None, Query(description="From (ISO 8601).")] = None,
                  until: Annotated[str | None, Query(description="Before this time.")] = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                 offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+                 offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> Response:
     """List the tenant's audit entries, newest first, filtered by action, actor, subject, time."""
     where = AuditFilter(action=action, actor=actor, subject=subject,
                         since=_moment(since, "since"), until=_moment(until, "until"))

@@ -30,6 +30,7 @@ from fastapi import FastAPI, Request
 from civictwin.config import Settings
 from civictwin.dataspace.participants import KEY_PREFIX, Participant, Participants
 from civictwin.errors import CivicTwinError, Forbidden, Unauthorized
+from civictwin.store.replay import first_use
 
 log = logging.getLogger("civictwin.auth")
 Scope = MutableMapping[str, Any]
@@ -41,6 +42,10 @@ TRANSFER_TOKEN_PREFIX = "ctt_"  # noqa: S105 (a prefix, not a secret)
 ALGORITHMS = ["EdDSA", "ES256"]
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 OPEN_DATA_PATHS = ("/ngsi-ld/", "/tiles/", "/web/")
+LEEWAY = 30
+"""Seconds of clock difference allowed on a signed token's times."""
+MAX_TOKEN_LIFETIME = 3600
+"""Longest a signed token may still live when it arrives: the replay table keeps each that long."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,11 @@ class DataspaceGate:
         state = scope["app"].state
         settings: Settings = state.settings
         if _public(scope, settings.public_paths):
-            await self.app(scope, receive, send)
+            closed = _closed_tenant(scope, settings)
+            if closed is not None:
+                await _problem(scope, send, closed)
+            else:
+                await self.app(scope, receive, send)
             return
         try:
             principal = await anyio.to_thread.run_sync(_authenticate, state, scope)
@@ -109,6 +118,15 @@ def _public(scope: Scope, public_paths: tuple[str, ...]) -> bool:
         return False
     path: str = scope["path"]
     return any(_matches(path, p) for p in public_paths)
+
+
+def _closed_tenant(scope: Scope, settings: Settings) -> Unauthorized | None:
+    """Refuse an anonymous read of a public path in a tenant that is not open data."""
+    tenant = _header(scope, b"ngsild-tenant")
+    if not settings.auth_required or not tenant or tenant in settings.anonymous_read:
+        return None
+    return Unauthorized(f"tenant {tenant!r} is not open data: send a participant credential "
+                        "to read its catalogue or pages")
 
 
 def _matches(path: str, public: str) -> bool:
@@ -211,12 +229,29 @@ def verify_token(token: str, participants: Participants, settings: Settings) -> 
         raise Unauthorized(f"the token's issuer {issuer!r} is not a participant with a "
                            "registered public key", error="invalid_token")
     try:
-        jwt.decode(token, found.public_key, algorithms=ALGORITHMS,
-                   audience=settings.participant_id, issuer=found.id, leeway=30,
-                   options={"require": ["exp", "iat", "iss", "aud"]})
+        claims = jwt.decode(token, found.public_key, algorithms=ALGORITHMS,
+                            audience=settings.participant_id, issuer=found.id, leeway=LEEWAY,
+                            options={"require": ["exp", "iat", "iss", "aud", "jti"]})
     except jwt.PyJWTError as exc:
         raise Unauthorized(f"the signed token is not valid: {exc}", error="invalid_token") from exc
+    _use_once(participants, found.id, claims)
     return found
+
+
+def _use_once(participants: Participants, issuer: str, claims: dict[str, Any]) -> None:
+    """Accept a signed token's `jti` once; refuse replays and tokens too long-lived to track."""
+    now = time.time()
+    expires = float(claims["exp"])
+    if expires - now > MAX_TOKEN_LIFETIME:
+        raise Unauthorized(f"the signed token lives longer than {MAX_TOKEN_LIFETIME} s; send "
+                           "short-lived tokens, one per request", error="invalid_token")
+    jti = claims["jti"]
+    if not isinstance(jti, str) or not jti or len(jti) > 200:
+        raise Unauthorized("the signed token's jti must be a string of 1 to 200 characters",
+                           error="invalid_token")
+    if not first_use(participants.rows.engine, issuer, jti, expires + LEEWAY, now):
+        raise Unauthorized(f"the signed token {jti!r} was used before; sign a new token (a new "
+                           "jti) for every request", error="invalid_token")
 
 
 def sign_token(settings: Settings, audience: str) -> str:

@@ -17,6 +17,7 @@ from civictwin.dataspace.auth import Principal
 from civictwin.dataspace.consent import ConsentRecord, ConsentRegistry, parse_consent
 from civictwin.errors import BadRequestData
 from civictwin.ngsild.http import read_body, tenant_of
+from civictwin.openapi import MAX_OFFSET, OBJECT, described
 
 router = APIRouter(prefix="/consent", tags=["consent"])
 
@@ -42,7 +43,8 @@ def actor_of(request: Request) -> str:
     return f"{who} (for {on_behalf})" if on_behalf else who
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201,
+             openapi_extra=described(body=OBJECT))
 async def give(request: Request, consents: RegistryDep) -> Response:
     """Record a consent; answer with the record and the data subject's receipt."""
     body = await read_body(request)
@@ -56,7 +58,7 @@ async def give(request: Request, consents: RegistryDep) -> Response:
 def list_consents(request: Request, consents: RegistryDep, subject: str | None = None,
                   status: str | None = None,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+                  offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> Response:
     """List the tenant's consents, newest first, by data subject and status."""
     records, total = consents.list(tenant_of(request), subject, status, limit, offset)
     return JSONResponse([r.to_json() for r in records],
@@ -82,7 +84,8 @@ def withdraw(consent_id: str, request: Request, consents: RegistryDep) -> Respon
     return JSONResponse(record.to_json())
 
 
-@router.post("/{consent_id}/renew")
+@router.post("/{consent_id}/renew",
+             openapi_extra=described(body=OBJECT))
 async def renew(consent_id: str, request: Request, consents: RegistryDep) -> Response:
     """Renew a consent until body.expiresAt (null or absent: until withdrawn)."""
     body = await read_body(request)

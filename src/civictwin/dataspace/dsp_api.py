@@ -22,6 +22,7 @@ from civictwin.dataspace.participants import Participant
 from civictwin.dataspace.transfer import COMPLETE, START, SUSPEND, TERMINATE, Transfer, Transfers
 from civictwin.errors import CivicTwinError
 from civictwin.ngsild.http import read_body
+from civictwin.openapi import DSP_MESSAGE, described
 
 log = logging.getLogger("civictwin.dsp")
 router = APIRouter(tags=["Dataspace Protocol"])
@@ -70,7 +71,8 @@ def dspace_version(request: Request) -> dict[str, Any]:
 
 
 # -- catalogue ----------------------------------------------------------------------------
-@router.post("/dsp/catalog/request")
+@router.post("/dsp/catalog/request",
+             openapi_extra=described(body=DSP_MESSAGE))
 def catalog_request(request: Request, sender: Sender, body: Body) -> Response:
     """Answer a CatalogRequestMessage with the catalogue of offered datasets."""
     try:
@@ -113,7 +115,8 @@ def get_negotiation(pid: str, request: Request, tasks: BackgroundTasks,
     return _negotiation_answer(request, tasks, pid, lambda n: (n.seen_by(pid, sender), None))
 
 
-@router.post("/dsp/negotiations/request", status_code=201)
+@router.post("/dsp/negotiations/request", status_code=201,
+             openapi_extra=described(body=DSP_MESSAGE))
 def negotiation_request(request: Request, tasks: BackgroundTasks, sender: Sender,
                         body: Body) -> Response:
     """Start a negotiation as provider: a consumer's first ContractRequestMessage."""
@@ -121,14 +124,16 @@ def negotiation_request(request: Request, tasks: BackgroundTasks, sender: Sender
                                lambda n: n.receive_request(sender, body), 201)
 
 
-@router.post("/dsp/negotiations/offers", status_code=201)
+@router.post("/dsp/negotiations/offers", status_code=201,
+             openapi_extra=described(body=DSP_MESSAGE))
 def negotiation_offer(request: Request, tasks: BackgroundTasks, sender: Sender,
                       body: Body) -> Response:
     """Start a negotiation as consumer: a provider's first ContractOfferMessage."""
     return _negotiation_answer(request, tasks, None, lambda n: n.receive_offer(sender, body), 201)
 
 
-@router.post("/dsp/negotiations/{pid}/request")
+@router.post("/dsp/negotiations/{pid}/request",
+             openapi_extra=described(body=DSP_MESSAGE))
 def negotiation_counter_request(pid: str, request: Request, tasks: BackgroundTasks,
                                 sender: Sender, body: Body) -> Response:
     """Take a consumer's counter-request."""
@@ -136,21 +141,24 @@ def negotiation_counter_request(pid: str, request: Request, tasks: BackgroundTas
                                lambda n: n.receive_request(sender, body, pid))
 
 
-@router.post("/dsp/negotiations/{pid}/offers")
+@router.post("/dsp/negotiations/{pid}/offers",
+             openapi_extra=described(body=DSP_MESSAGE))
 def negotiation_counter_offer(pid: str, request: Request, tasks: BackgroundTasks,
                               sender: Sender, body: Body) -> Response:
     """Take a provider's counter-offer."""
     return _negotiation_answer(request, tasks, pid, lambda n: n.receive_offer(sender, body, pid))
 
 
-@router.post("/dsp/negotiations/{pid}/events")
+@router.post("/dsp/negotiations/{pid}/events",
+             openapi_extra=described(body=DSP_MESSAGE))
 def negotiation_event(pid: str, request: Request, tasks: BackgroundTasks, sender: Sender,
                       body: Body) -> Response:
     """Take an ACCEPTED (to the provider) or FINALIZED (to the consumer) event."""
     return _negotiation_answer(request, tasks, pid, lambda n: n.receive_event(sender, pid, body))
 
 
-@router.post("/dsp/negotiations/{pid}/agreement")
+@router.post("/dsp/negotiations/{pid}/agreement",
+             openapi_extra=described(body=DSP_MESSAGE))
 def negotiation_agreement(pid: str, request: Request, tasks: BackgroundTasks, sender: Sender,
                           body: Body) -> Response:
     """Take the provider's agreement (consumer side)."""
@@ -158,7 +166,8 @@ def negotiation_agreement(pid: str, request: Request, tasks: BackgroundTasks, se
                                lambda n: n.receive_agreement(sender, pid, body))
 
 
-@router.post("/dsp/negotiations/{pid}/agreement/verification")
+@router.post("/dsp/negotiations/{pid}/agreement/verification",
+             openapi_extra=described(body=DSP_MESSAGE))
 def negotiation_verification(pid: str, request: Request, tasks: BackgroundTasks,
                              sender: Sender, body: Body) -> Response:
     """Take the consumer's verification of the agreement (provider side)."""
@@ -166,7 +175,8 @@ def negotiation_verification(pid: str, request: Request, tasks: BackgroundTasks,
                                lambda n: n.receive_verification(sender, pid, body))
 
 
-@router.post("/dsp/negotiations/{pid}/termination")
+@router.post("/dsp/negotiations/{pid}/termination",
+             openapi_extra=described(body=DSP_MESSAGE))
 def negotiation_termination(pid: str, request: Request, tasks: BackgroundTasks,
                             sender: Sender, body: Body) -> Response:
     """Take the other side's termination."""
@@ -193,7 +203,8 @@ def get_transfer(pid: str, request: Request, sender: Sender) -> Response:
     return _transfer_answer(request, pid, lambda t: t.seen_by(pid, sender))
 
 
-@router.post("/dsp/transfers/request", status_code=201)
+@router.post("/dsp/transfers/request", status_code=201,
+             openapi_extra=described(body=DSP_MESSAGE))
 def transfer_request(request: Request, tasks: BackgroundTasks, sender: Sender,
                      body: Body) -> Response:
     """Take a consumer's TransferRequestMessage; start the transfer right after."""
@@ -211,6 +222,7 @@ def _transfer_message(kind: str) -> Callable[..., Response]:
 for _kind, _path in ((START, "start"), (COMPLETE, "completion"), (SUSPEND, "suspension"),
                      (TERMINATE, "termination")):
     router.add_api_route(f"/dsp/transfers/{{pid}}/{_path}", _transfer_message(_kind),
-                         methods=["POST"], name=f"transfer_{_path}")
+                         methods=["POST"], name=f"transfer_{_path}",
+                         openapi_extra=described(body=DSP_MESSAGE))
 
 __all__ = ["DSPACE_CONTEXT", "router"]

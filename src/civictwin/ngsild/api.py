@@ -19,6 +19,17 @@ from civictwin.ngsild.params import (
     render_options,
 )
 from civictwin.ngsild.render import render_entity, render_feature, render_geojson
+from civictwin.openapi import (
+    ENTITIES,
+    ENTITY,
+    ENTITY_QUERY,
+    ENTITY_READ,
+    FRAGMENT,
+    IDS,
+    OBJECT,
+    QUERY,
+    described,
+)
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD entities"])
 CallDep = Annotated[Call, Depends(read_call)]
@@ -43,14 +54,14 @@ def _batch_answer(call: Call, result: BatchResult, created_status: bool) -> Resp
     return _no_content()
 
 
-@router.post("/entities", status_code=201)
+@router.post("/entities", status_code=201, openapi_extra=described(body=ENTITY))
 def create_entity(request: Request, call: CallDep, ngsi: BrokerDep) -> Response:
     """Create an entity (5.6.1)."""
     entity = ngsi.create_entity(call.tenant, call.body, call.context)
     return _no_content(201, {"Location": f"/ngsi-ld/v1/entities/{entity.id}"})
 
 
-@router.get("/entities")
+@router.get("/entities", openapi_extra=described(*ENTITY_QUERY))
 def query_entities(request: Request, call: CallDep, ngsi: BrokerDep) -> Response:
     """Query entities (5.7.2)."""
     media = accepted(request)
@@ -58,7 +69,8 @@ def query_entities(request: Request, call: CallDep, ngsi: BrokerDep) -> Response
     return _query_answer(request, call, ngsi, params, media)
 
 
-@router.post("/entityOperations/query")
+@router.post("/entityOperations/query", openapi_extra=described(
+    "limit", "offset", "count", "options", "format", "pick", "omit", "lang", body=QUERY))
 def query_by_post(request: Request, call: CallDep, ngsi: BrokerDep) -> Response:
     """Query entities with a Query body (5.7.2 via POST, 6.23)."""
     media = accepted(request)
@@ -85,7 +97,7 @@ def _query_answer(request: Request, call: Call, ngsi: ContextBroker, params: dic
     return respond(call, media, body, headers=headers)
 
 
-@router.get("/entities/{entity_id}")
+@router.get("/entities/{entity_id}", openapi_extra=described(*ENTITY_READ))
 def retrieve_entity(entity_id: str, request: Request, call: CallDep,
                     ngsi: BrokerDep) -> Response:
     """Retrieve an entity (5.7.1)."""
@@ -111,7 +123,7 @@ def delete_entity(entity_id: str, call: CallDep, ngsi: BrokerDep) -> Response:
     return _no_content()
 
 
-@router.post("/entities/{entity_id}/attrs")
+@router.post("/entities/{entity_id}/attrs", openapi_extra=described("options", body=FRAGMENT))
 def append_attributes(entity_id: str, request: Request, call: CallDep,
                       ngsi: BrokerDep) -> Response:
     """Append attributes (5.6.3); options=noOverwrite keeps existing ones."""
@@ -120,28 +132,31 @@ def append_attributes(entity_id: str, request: Request, call: CallDep,
     return _update_answer(call, "application/json", result)
 
 
-@router.patch("/entities/{entity_id}/attrs")
+@router.patch("/entities/{entity_id}/attrs", openapi_extra=described(body=FRAGMENT))
 def update_attributes(entity_id: str, call: CallDep, ngsi: BrokerDep) -> Response:
     """Update existing attributes (5.6.2)."""
     result = ngsi.update_attributes(call.tenant, entity_id, call.body, call.context)
     return _update_answer(call, "application/json", result)
 
 
-@router.patch("/entities/{entity_id}/attrs/{attr}", status_code=204)
+@router.patch("/entities/{entity_id}/attrs/{attr}", status_code=204,
+            openapi_extra=described(body=OBJECT))
 def partial_update(entity_id: str, attr: str, call: CallDep, ngsi: BrokerDep) -> Response:
     """Partially update one attribute (5.6.4)."""
     ngsi.partial_update(call.tenant, entity_id, attr, call.body, call.context)
     return _no_content()
 
 
-@router.put("/entities/{entity_id}/attrs/{attr}", status_code=204)
+@router.put("/entities/{entity_id}/attrs/{attr}", status_code=204,
+            openapi_extra=described(body=OBJECT))
 def replace_attribute(entity_id: str, attr: str, call: CallDep, ngsi: BrokerDep) -> Response:
     """Replace one attribute (5.6.19)."""
     ngsi.replace_attribute(call.tenant, entity_id, attr, call.body, call.context)
     return _no_content()
 
 
-@router.delete("/entities/{entity_id}/attrs/{attr}", status_code=204)
+@router.delete("/entities/{entity_id}/attrs/{attr}", status_code=204,
+            openapi_extra=described("datasetId", "deleteAll"))
 def delete_attribute(entity_id: str, attr: str, request: Request, call: CallDep,
                      ngsi: BrokerDep) -> Response:
     """Delete an attribute, one datasetId instance of it, or all instances (5.6.5)."""
@@ -152,21 +167,21 @@ def delete_attribute(entity_id: str, attr: str, request: Request, call: CallDep,
     return _no_content()
 
 
-@router.put("/entities/{entity_id}", status_code=204)
+@router.put("/entities/{entity_id}", status_code=204, openapi_extra=described(body=ENTITY))
 def replace_entity(entity_id: str, call: CallDep, ngsi: BrokerDep) -> Response:
     """Replace an entity (5.6.18)."""
     ngsi.replace_entity(call.tenant, entity_id, call.body, call.context)
     return _no_content()
 
 
-@router.patch("/entities/{entity_id}", status_code=204)
+@router.patch("/entities/{entity_id}", status_code=204, openapi_extra=described(body=FRAGMENT))
 def merge_entity(entity_id: str, call: CallDep, ngsi: BrokerDep) -> Response:
     """Merge-patch an entity (5.6.17)."""
     ngsi.merge_entity(call.tenant, entity_id, call.body, call.context)
     return _no_content()
 
 
-@router.post("/entityOperations/create")
+@router.post("/entityOperations/create", openapi_extra=described(body=ENTITIES))
 def batch_create(call: CallDep, ngsi: BrokerDep) -> Response:
     """Create a batch of entities (5.6.7)."""
     result = ngsi.batch_create(call.tenant, call.body, call.context)
@@ -175,7 +190,7 @@ def batch_create(call: CallDep, ngsi: BrokerDep) -> Response:
     return respond(call, "application/json", result.success, status=201)
 
 
-@router.post("/entityOperations/upsert")
+@router.post("/entityOperations/upsert", openapi_extra=described("options", body=ENTITIES))
 def batch_upsert(request: Request, call: CallDep, ngsi: BrokerDep) -> Response:
     """Create or replace (options=update: update) a batch of entities (5.6.8)."""
     flags = options(request.query_params)
@@ -185,7 +200,7 @@ def batch_upsert(request: Request, call: CallDep, ngsi: BrokerDep) -> Response:
     return _batch_answer(call, result, created_status=True)
 
 
-@router.post("/entityOperations/update")
+@router.post("/entityOperations/update", openapi_extra=described("options", body=ENTITIES))
 def batch_update(request: Request, call: CallDep, ngsi: BrokerDep) -> Response:
     """Update a batch of existing entities (5.6.9)."""
     overwrite = "noOverwrite" not in options(request.query_params)
@@ -193,13 +208,13 @@ def batch_update(request: Request, call: CallDep, ngsi: BrokerDep) -> Response:
     return _batch_answer(call, result, created_status=False)
 
 
-@router.post("/entityOperations/merge")
+@router.post("/entityOperations/merge", openapi_extra=described(body=ENTITIES))
 def batch_merge(call: CallDep, ngsi: BrokerDep) -> Response:
     """Merge-patch a batch of existing entities (5.6.20)."""
     return _batch_answer(call, ngsi.batch_merge(call.tenant, call.body, call.context), False)
 
 
-@router.post("/entityOperations/delete")
+@router.post("/entityOperations/delete", openapi_extra=described(body=IDS))
 def batch_delete(call: CallDep, ngsi: BrokerDep) -> Response:
     """Delete a batch of entities by id (5.6.10)."""
     return _batch_answer(call, ngsi.batch_delete(call.tenant, call.body), False)

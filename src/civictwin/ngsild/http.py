@@ -24,6 +24,8 @@ JSON_LD = "application/ld+json"
 GEO_JSON = "application/geo+json"
 MERGE_PATCH = "application/merge-patch+json"
 _TENANT = re.compile(r"^[A-Za-z0-9_\-:.]{1,64}$")
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays and objects a request body may have (NGSI-LD needs about 8)."""
 
 
 @dataclass(frozen=True)
@@ -79,17 +81,39 @@ async def read_body(request: Request) -> Any:
         return None
     limit = request.app.state.settings.max_body_bytes
     declared = request.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BadRequestData(f"request body larger than {limit} bytes")
     raw = await request.body()
     if len(raw) > limit:
         raise BadRequestData(f"request body larger than {limit} bytes")
     if not raw.strip():
         return None
+    too_deep = BadRequestData(f"the request body nests arrays and objects deeper than "
+                              f"{MAX_JSON_DEPTH} levels")
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except ValueError as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise too_deep from None
+    if _too_deep(body):
+        raise too_deep
+    return body
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether a parsed JSON value nests deeper than MAX_JSON_DEPTH (without recursing)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item \
+            if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= MAX_JSON_DEPTH:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def _has_context(body: Any) -> bool:

@@ -13,6 +13,7 @@ from civictwin.errors import ResourceNotFound
 from civictwin.ngsild.broker import ContextBroker
 from civictwin.ngsild.http import Call, accepted, broker, read_body, read_call, respond
 from civictwin.ngsild.jsonld import CORE_CONTEXT_URL, bundled_context
+from civictwin.openapi import CONTEXT, described
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD discovery"])
 CallDep = Annotated[Call, Depends(read_call)]
@@ -24,7 +25,7 @@ def _details(request: Request) -> bool:
     return request.query_params.get("details", "false").lower() == "true"
 
 
-@router.get("/types")
+@router.get("/types", openapi_extra=described("details"))
 def list_types(request: Request, call: CallDep, ngsi: BrokerDep) -> Response:
     """List entity types (5.7.5), or describe them all with details=true (5.7.6)."""
     media = accepted(request, geo=False)
@@ -60,7 +61,7 @@ def describe_type(type_name: str, request: Request, call: CallDep,
     return respond(call, media, body)
 
 
-@router.get("/attributes")
+@router.get("/attributes", openapi_extra=described("details"))
 def list_attributes(request: Request, call: CallDep, ngsi: BrokerDep) -> Response:
     """List attributes (5.7.8), or describe them all with details=true (5.7.9)."""
     media = accepted(request, geo=False)
@@ -107,7 +108,7 @@ def list_contexts(request: Request, ngsi: BrokerDep) -> Response:
     return Response(json.dumps(body), media_type="application/json")
 
 
-@router.post("/jsonldContexts", status_code=201)
+@router.post("/jsonldContexts", status_code=201, openapi_extra=described(body=CONTEXT))
 def add_context(request: Request, body: BodyDep, ngsi: BrokerDep) -> Response:
     """Host a user @context (5.13.2)."""
     base = str(request.base_url).rstrip("/")

@@ -4,15 +4,23 @@ A background thread polls the outbox: it queues the periodic notifications of ti
 subscriptions, claims due rows under a lease, sends each, and records the outcome on the row
 and on its subscription. A failed delivery is due again after an exponential backoff, up to
 `max_attempts`; nothing here ever touches an entity write.
+
+Each notifier names itself `host:pid:start:random` (`start` is when its process began, from
+/proc, so a reused pid is told apart). When it starts it releases the claims of instances of
+its own host whose process is gone: after a crash and restart, what the dead process had
+claimed is sent at once. Claims of other hosts' instances wait out their lease.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -48,6 +56,8 @@ class Notifier:
         self.timeout = timeout
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.instance = f"{socket.gethostname()}:{os.getpid()}:{_started(os.getpid())}:" \
+                        f"{uuid.uuid4().hex[:8]}"
 
     def start(self) -> None:
         """Start delivering in a background thread."""
@@ -65,7 +75,19 @@ class Notifier:
             self._thread.join(self.timeout + 5)
             self._thread = None
 
+    def release_dead(self) -> int:
+        """Make the rows claimed by dead instances of this host due now; return how many."""
+        dead = [i for i in self.records.claim_holders() if _dead(i)]
+        released = self.records.release(dead, datetime.now(UTC))
+        if released:
+            log.info("released %d notifications claimed by %s", released, ", ".join(dead))
+        return released
+
     def _run(self) -> None:
+        try:
+            self.release_dead()
+        except Exception:
+            log.exception("could not release the claims of dead notifiers; their lease will")
         with httpx.Client(timeout=self.timeout, follow_redirects=False) as http:
             while not self._stop.is_set():
                 try:
@@ -77,7 +99,7 @@ class Notifier:
     def run_once(self, http: httpx.Client) -> int:
         """Queue periodic notifications, deliver what is due; return how many were tried."""
         self.subscriptions.enqueue_periodic(datetime.now(UTC))
-        rows = self.records.claim(datetime.now(UTC), self.lease)
+        rows = self.records.claim(datetime.now(UTC), self.lease, instance=self.instance)
         for row in rows:
             if self._stop.is_set():
                 break  # the lease runs out and the row is due again
@@ -98,6 +120,31 @@ class Notifier:
             self.records.failed(row, stamp(now), f"{type(exc).__name__}: {exc}", retry_at)
         else:
             self.records.delivered(row, stamp(datetime.now(UTC)))
+
+
+def _started(pid: int) -> str:
+    """Return when process `pid` started (clock ticks since boot), '' if unknown or gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[-1].split()[19]  # field 22, counted after the command name
+
+
+def _dead(instance: str) -> bool:
+    """Whether a notifier instance ran on this host in a process that no longer exists."""
+    parts = instance.rsplit(":", 3)
+    if len(parts) != 4 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # another user's process holds the pid: it runs
+    started = _started(pid)
+    return bool(parts[2]) and bool(started) and started != parts[2]
 
 
 def notification(row: OutboxRow) -> dict[str, Any]:

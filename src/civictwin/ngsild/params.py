@@ -9,8 +9,9 @@ from civictwin.errors import BadRequestData
 from civictwin.ngsild.attributes import check_uri
 from civictwin.ngsild.geo import parse_geo_query
 from civictwin.ngsild.jsonld import Context
-from civictwin.ngsild.qlang import parse_q, parse_scope_q, parse_type_selection
+from civictwin.ngsild.qlang import check_regex, parse_q, parse_scope_q, parse_type_selection
 from civictwin.ngsild.render import Format, RenderOptions
+from civictwin.openapi import MAX_OFFSET
 from civictwin.store.base import EntityQuery
 
 OPTIONS = {"keyValues", "simplified", "concise", "normalized", "sysAttrs", "noOverwrite",
@@ -69,6 +70,8 @@ def _int(params: Mapping[str, str], name: str, default: int) -> int:
         raise BadRequestData(f"{name}: {raw!r} is not a whole number") from exc
     if value < 0:
         raise BadRequestData(f"{name} must not be negative")
+    if value > MAX_OFFSET:
+        raise BadRequestData(f"{name} must be at most {MAX_OFFSET}")
     return value
 
 
@@ -100,15 +103,7 @@ def entity_query(params: Mapping[str, Any], ctx: Context, default_limit: int,
 
 
 def _pattern(raw: str | None) -> str | None:
-    if not raw:
-        return None
-    import re
-
-    try:
-        re.compile(raw)
-    except re.error as exc:
-        raise BadRequestData(f"idPattern: not a valid regular expression ({exc})") from exc
-    return raw
+    return check_regex(raw, "idPattern") if raw else None
 
 
 def query_body_params(body: Any) -> dict[str, Any]:

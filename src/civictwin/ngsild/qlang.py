@@ -14,11 +14,13 @@ Positions in error messages are 0-based character offsets.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from typing import Any
 from typing import Literal as TypingLiteral
 
 from civictwin.errors import BadRequestData, CivicTwinError, TooComplexQuery
@@ -30,6 +32,10 @@ Expand = Callable[[str], str]
 MAX_QUERY_LENGTH = 4096
 MAX_NESTING = 32
 MAX_REGEX_LENGTH = 999
+MAX_REGEX_REPEATS = 10
+"""Most open-ended repetitions (`*`, `+`, `{n,}`, `{n,m}` with m > 16) one regex may hold."""
+_SRE: Any = importlib.import_module("re._parser")  # the parse tree `re` compiles from
+_SRE_REPEATS = (_SRE.MAX_REPEAT, _SRE.MIN_REPEAT)
 
 
 @dataclass(frozen=True)
@@ -458,7 +464,69 @@ def _parse_regex(cur: _Cursor, op: str) -> str:
         raise cur.error(f"invalid regular expression ({exc.msg})", where) from None
     except (OverflowError, RecursionError, ValueError) as exc:
         raise cur.error(f"invalid regular expression ({exc})", start) from None
+    problem = regex_problem(pattern)
+    if problem is not None:
+        raise cur.error(problem, start)
     return pattern
+
+
+def check_regex(pattern: str, where: str) -> str:
+    """Return `pattern` if it is a valid regex of bounded cost, else raise BadRequestData."""
+    if len(pattern) > MAX_REGEX_LENGTH:
+        raise BadRequestData(f"{where}: regular expression longer than {MAX_REGEX_LENGTH} "
+                             "characters")
+    try:
+        re.compile(pattern)
+    except (re.error, OverflowError, RecursionError, ValueError) as exc:
+        raise BadRequestData(f"{where}: not a valid regular expression ({exc})") from None
+    problem = regex_problem(pattern)
+    if problem is not None:
+        raise BadRequestData(f"{where}: {problem}")
+    return pattern
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Say why a valid regex could backtrack without bound (None if it cannot that way).
+
+    A repetition inside a repetition (`(a+)+`, `(a*b?)*`) is the shape of catastrophic
+    backtracking, and many open-ended repetitions in a row cost a high power of the text's
+    length; both are refused before any database runs them. What slips through (`(a|aa)+`)
+    is stopped by the statement timeout.
+    """
+    try:
+        height, repeats = _repetition(_SRE.parse(pattern))
+    except (re.error, OverflowError, RecursionError, ValueError):
+        return "not a valid regular expression"
+    if height > 1:
+        return ("regular expression nests a repetition inside a repetition (like (a+)+), "
+                "which can take exponential time; rewrite it without the nesting")
+    if repeats > MAX_REGEX_REPEATS:
+        return (f"regular expression holds {repeats} open-ended repetitions; at most "
+                f"{MAX_REGEX_REPEATS} are allowed")
+    return None
+
+
+def _repetition(items: Any) -> tuple[int, int]:
+    """Return (deepest nesting of open-ended repetitions, how many there are) in a parse."""
+    height = repeats = 0
+    for op, arg in items:
+        children: list[Any] = []
+        own = 0
+        if op in _SRE_REPEATS:
+            own = 1 if arg[1] > 16 else 0
+            children = [arg[2]]
+        elif op is _SRE.SUBPATTERN:
+            children = [arg[-1]]
+        elif op is _SRE.BRANCH:
+            children = list(arg[1])
+        elif op in (_SRE.ASSERT, _SRE.ASSERT_NOT):
+            children = [arg[1]]
+        elif op is _SRE.GROUPREF_EXISTS:
+            children = [branch for branch in arg[1:] if branch is not None]
+        inner = [_repetition(child) for child in children]
+        height = max([height, *(own + h for h, _ in inner), own])
+        repeats += own + sum(r for _, r in inner)
+    return height, repeats
 
 
 def _scan_regex(cur: _Cursor) -> str:

@@ -14,6 +14,7 @@ from civictwin.ngsild.http import Call, accepted, broker, read_call, respond
 from civictwin.ngsild.outbound import OutboundPolicy
 from civictwin.ngsild.params import options, split
 from civictwin.ngsild.registrations import Registrations, parse_registration
+from civictwin.openapi import MAX_OFFSET, OBJECT, REGISTRATION, described
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD context source registrations"])
 CallDep = Annotated[Call, Depends(read_call)]
@@ -28,12 +29,12 @@ def _policy(ngsi: ContextBroker) -> OutboundPolicy:
 def _int(raw: str | None, name: str, default: int) -> int:
     if raw is None or raw == "":
         return default
-    if not raw.isdigit():
-        raise BadRequestData(f"{name}: {raw!r} is not a non-negative whole number")
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_OFFSET:
+        raise BadRequestData(f"{name}: {raw!r} is not a whole number from 0 to {MAX_OFFSET}")
     return int(raw)
 
 
-@router.post("/csourceRegistrations", status_code=201)
+@router.post("/csourceRegistrations", status_code=201, openapi_extra=described(body=REGISTRATION))
 def create_registration(call: CallDep, ngsi: BrokerDep) -> Response:
     """Register a context source (5.9.2)."""
     registration = parse_registration(call.body, call.context)
@@ -42,7 +43,8 @@ def create_registration(call: CallDep, ngsi: BrokerDep) -> Response:
     return Response(status_code=201, headers={"Location": f"{PATH}/{registration.id}"})
 
 
-@router.get("/csourceRegistrations")
+@router.get("/csourceRegistrations",
+            openapi_extra=described("id", "type", "attrs", "limit", "offset", "count", "options"))
 def query_registrations(request: Request, call: CallDep, ngsi: BrokerDep) -> Response:
     """Query registrations by entity type, id and attributes (5.10.2)."""
     media = accepted(request, geo=False)
@@ -63,7 +65,7 @@ def query_registrations(request: Request, call: CallDep, ngsi: BrokerDep) -> Res
     return respond(call, media, body, headers=headers)
 
 
-@router.get("/csourceRegistrations/{registration_id}")
+@router.get("/csourceRegistrations/{registration_id}", openapi_extra=described("options"))
 def retrieve_registration(registration_id: str, request: Request, call: CallDep,
                           ngsi: BrokerDep) -> Response:
     """Retrieve one registration (5.10.1)."""
@@ -73,7 +75,8 @@ def retrieve_registration(registration_id: str, request: Request, call: CallDep,
     return respond(call, media, registration.to_json(call.context, sys_attrs))
 
 
-@router.patch("/csourceRegistrations/{registration_id}", status_code=204)
+@router.patch("/csourceRegistrations/{registration_id}", status_code=204,
+            openapi_extra=described(body=OBJECT))
 def update_registration(registration_id: str, call: CallDep, ngsi: BrokerDep) -> Response:
     """Update the members of a registration that the body gives (5.9.3)."""
     Registrations.of(ngsi.store).update(call.tenant, registration_id, call.body, call.context,

@@ -26,7 +26,7 @@ from civictwin.ngsild.geo import GeoQuery, matches, parse_geo_query
 from civictwin.ngsild.jsonld import Context, ContextResolver
 from civictwin.ngsild.outbound import OutboundPolicy
 from civictwin.ngsild.params import FORMATS
-from civictwin.ngsild.qlang import And, Node, Or, TypeName, parse_q, parse_scope_q
+from civictwin.ngsild.qlang import And, Node, Or, TypeName, check_regex, parse_q, parse_scope_q
 from civictwin.ngsild.qlang import parse_type_selection as parse_types
 from civictwin.ngsild.render import RenderOptions, render_entity
 from civictwin.ngsild.subscriptions_triggers import (
@@ -320,10 +320,7 @@ def _selector(raw: Any, ctx: Context) -> Selector:
         raise BadRequestData("an EntitySelector is an object with id, idPattern or type")
     pattern = None
     if "idPattern" in raw:
-        try:
-            pattern = re.compile(_text(raw, "idPattern"))
-        except re.error as exc:
-            raise BadRequestData(f"idPattern: not a valid regular expression ({exc})") from exc
+        pattern = re.compile(check_regex(_text(raw, "idPattern"), "idPattern"))
     return Selector(id=check_uri(raw["id"], "entities.id") if "id" in raw else None,
                     pattern=pattern,
                     types=parse_types(_text(raw, "type"), ctx.expand) if "type" in raw else None)

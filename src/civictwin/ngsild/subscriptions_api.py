@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from civictwin.errors import BadRequestData
 from civictwin.ngsild.http import Call, accepted, read_call, respond
 from civictwin.ngsild.subscriptions import Subscriptions, status_of
+from civictwin.openapi import MAX_OFFSET, OBJECT, SUBSCRIPTION, described
 from civictwin.store.outbox import SubscriptionRow
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["NGSI-LD subscriptions"])
@@ -43,7 +44,7 @@ def render_subscription(row: SubscriptionRow) -> dict[str, Any]:
     return body
 
 
-@router.post("/subscriptions", status_code=201)
+@router.post("/subscriptions", status_code=201, openapi_extra=described(body=SUBSCRIPTION))
 def create_subscription(call: CallDep, subs: SubscriptionsDep) -> Response:
     """Create a subscription (5.8.1)."""
     row = subs.create(call.tenant, call.body, call.raw_context)
@@ -51,7 +52,7 @@ def create_subscription(call: CallDep, subs: SubscriptionsDep) -> Response:
                     headers={"Location": f"/ngsi-ld/v1/subscriptions/{row.id}"})
 
 
-@router.get("/subscriptions")
+@router.get("/subscriptions", openapi_extra=described("limit", "offset", "count"))
 def query_subscriptions(request: Request, call: CallDep, subs: SubscriptionsDep) -> Response:
     """Return a page of subscriptions (5.8.4)."""
     media = accepted(request, geo=False)
@@ -75,7 +76,8 @@ def retrieve_subscription(subscription_id: str, request: Request, call: CallDep,
     return respond(replace(call, raw_context=row.context), media, render_subscription(row))
 
 
-@router.patch("/subscriptions/{subscription_id}", status_code=204)
+@router.patch("/subscriptions/{subscription_id}", status_code=204,
+            openapi_extra=described(body=OBJECT))
 def update_subscription(subscription_id: str, call: CallDep,
                         subs: SubscriptionsDep) -> Response:
     """Update a subscription with a fragment (5.8.2)."""
@@ -95,6 +97,6 @@ def _count_param(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit():
-        raise BadRequestData(f"{name}: {raw!r} is not a non-negative whole number")
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_OFFSET:
+        raise BadRequestData(f"{name}: {raw!r} is not a whole number from 0 to {MAX_OFFSET}")
     return int(raw)

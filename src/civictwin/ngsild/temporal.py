@@ -165,7 +165,7 @@ def time_filter(params: Mapping[str, str]) -> TimeFilter:
 def _last_n(raw: str | None) -> int | None:
     if not raw:
         return None
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise BadRequestData(f"lastN: {raw!r} is not a positive whole number")
     return int(raw)
 

@@ -11,6 +11,7 @@ from civictwin.errors import BadRequestData
 from civictwin.ngsild.http import Call, accepted, read_call, respond
 from civictwin.ngsild.temporal import TemporalBroker, temporal_query
 from civictwin.ngsild.temporal_paging import ContentRange
+from civictwin.openapi import ENTITY, ENTITY_QUERY, ENTITY_READ, FRAGMENT, TEMPORAL_QUERY, described
 
 router = APIRouter(prefix="/ngsi-ld/v1/temporal", tags=["NGSI-LD temporal"])
 CallDep = Annotated[Call, Depends(read_call)]
@@ -25,7 +26,7 @@ async def temporal(request: Request) -> TemporalBroker:
 TemporalDep = Annotated[TemporalBroker, Depends(temporal)]
 
 
-@router.get("/entities")
+@router.get("/entities", openapi_extra=described(*ENTITY_QUERY, *TEMPORAL_QUERY))
 def query_temporal(request: Request, call: CallDep, ngsi: TemporalDep) -> Response:
     """Query the temporal representation of entities (5.7.4)."""
     media = accepted(request, geo=False)
@@ -37,7 +38,7 @@ def query_temporal(request: Request, call: CallDep, ngsi: TemporalDep) -> Respon
     return _partial(respond(call, media, bodies, headers=headers), page)
 
 
-@router.get("/entities/{entity_id}")
+@router.get("/entities/{entity_id}", openapi_extra=described(*ENTITY_READ, *TEMPORAL_QUERY))
 def retrieve_temporal(entity_id: str, request: Request, call: CallDep,
                       ngsi: TemporalDep) -> Response:
     """Retrieve the temporal representation of one entity (5.7.3)."""
@@ -55,7 +56,7 @@ def _partial(response: Response, page: ContentRange | None) -> Response:
     return response
 
 
-@router.post("/entities", status_code=201)
+@router.post("/entities", status_code=201, openapi_extra=described(body=ENTITY))
 def create_temporal(call: CallDep, ngsi: TemporalDep) -> Response:
     """Create or add to the temporal representation of an entity (5.6.11)."""
     created = ngsi.create(call.tenant, call.body, call.context)
@@ -65,7 +66,8 @@ def create_temporal(call: CallDep, ngsi: TemporalDep) -> Response:
     return Response(status_code=201, headers={"Location": location})
 
 
-@router.post("/entities/{entity_id}/attrs", status_code=204)
+@router.post("/entities/{entity_id}/attrs", status_code=204,
+            openapi_extra=described(body=FRAGMENT))
 def append_temporal(entity_id: str, call: CallDep, ngsi: TemporalDep) -> Response:
     """Add attribute instances to an entity's temporal representation (5.6.12)."""
     ngsi.append(call.tenant, entity_id, call.body, call.context)
@@ -79,7 +81,8 @@ def delete_temporal(entity_id: str, call: CallDep, ngsi: TemporalDep) -> Respons
     return Response(status_code=204)
 
 
-@router.delete("/entities/{entity_id}/attrs/{attr}", status_code=204)
+@router.delete("/entities/{entity_id}/attrs/{attr}", status_code=204,
+            openapi_extra=described("datasetId", "deleteAll"))
 def delete_temporal_attribute(entity_id: str, attr: str, request: Request, call: CallDep,
                               ngsi: TemporalDep) -> Response:
     """Delete an attribute's history: default instance, one datasetId, or all (5.6.13)."""
@@ -92,7 +95,8 @@ def delete_temporal_attribute(entity_id: str, attr: str, request: Request, call:
     return Response(status_code=204)
 
 
-@router.patch("/entities/{entity_id}/attrs/{attr}/{instance_id}", status_code=204)
+@router.patch("/entities/{entity_id}/attrs/{attr}/{instance_id}", status_code=204,
+            openapi_extra=described(body=FRAGMENT))
 def modify_instance(entity_id: str, attr: str, instance_id: str, call: CallDep,
                     ngsi: TemporalDep) -> Response:
     """Modify one attribute instance (5.6.14)."""

@@ -3,7 +3,9 @@
 One class, outermost in the app: it rate-limits by client address (429), admits at most
 `max_concurrent_requests` at once with a short wait for a slot (503 beyond it, both with
 Retry-After), then times the request, counts it by route template and logs one line for it.
-Operations endpoints skip the limits so a saturated twin can still be watched.
+Operations endpoints skip the limits so a saturated twin can still be watched. Every route's
+body is bounded by `max_body_bytes` here, whoever reads it: a declared Content-Length beyond
+it is refused before the route runs, and a body that streams past it fails its read.
 """
 
 from __future__ import annotations
@@ -19,7 +21,12 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from civictwin.config import Settings
-from civictwin.errors import CivicTwinError, ServiceUnavailable, TooManyRequests
+from civictwin.errors import (
+    BadRequestData,
+    CivicTwinError,
+    ServiceUnavailable,
+    TooManyRequests,
+)
 from civictwin.ops.metrics import Metrics
 
 access_log = logging.getLogger("civictwin.access")
@@ -62,6 +69,7 @@ class Guard:
         self.wait = settings.admission_wait_seconds
         rate = settings.rate_limit_per_second
         self.buckets = TokenBuckets(rate, settings.rate_limit_burst) if rate > 0 else None
+        self.max_body = settings.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,10 +84,13 @@ class Guard:
             await send(message)
 
         try:
-            if scope["path"] in UNLIMITED:
+            declared = _header(scope, b"content-length") or ""
+            if declared.isascii() and declared.isdigit() and int(declared) > self.max_body:
+                await _refuse(scope, send_status, self._too_large(), 0)
+            elif scope["path"] in UNLIMITED:
                 await self.app(scope, receive, send_status)
             else:
-                await self._limited(scope, receive, send_status)
+                await self._limited(scope, self._bounded(receive), send_status)
         finally:
             self._record(scope, status[0], time.perf_counter() - started)
 
@@ -107,6 +118,23 @@ class Guard:
             await self.app(scope, receive, send)
         finally:
             slots.release()
+
+    def _too_large(self) -> BadRequestData:
+        return BadRequestData(f"request body larger than {self.max_body} bytes")
+
+    def _bounded(self, receive: Receive) -> Receive:
+        """Return `receive`, failing the read once the body passes `max_body_bytes`."""
+        seen = [0]
+
+        async def bounded() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                seen[0] += len(message.get("body", b""))
+                if seen[0] > self.max_body:
+                    raise self._too_large()
+            return message
+
+        return bounded
 
     def _slots(self) -> asyncio.Semaphore:
         # A semaphore belongs to one event loop; a test client may bring a new one.
@@ -143,7 +171,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
 async def _refuse(scope: Scope, send: Send, error: CivicTwinError, retry_after: float) -> None:
     body: Any = json.dumps(error.to_problem(instance=scope["path"])).encode()
     headers = [(b"content-type", b"application/json"),
-               (b"content-length", str(len(body)).encode()),
-               (b"retry-after", str(max(1, math.ceil(retry_after))).encode())]
+               (b"content-length", str(len(body)).encode())]
+    if retry_after:
+        headers.append((b"retry-after", str(max(1, math.ceil(retry_after))).encode()))
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

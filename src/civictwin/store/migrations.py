@@ -86,6 +86,9 @@ def _v14_privacy(conn: Connection) -> None:
     tables = [schema.privacy_releases, schema.privacy_footprints,
               schema.privacy_contributor_sets, schema.privacy_consumers, schema.privacy_budgets]
     schema.metadata.create_all(conn, tables=tables)
+def _v15_trust(conn: Connection) -> None:
+    """Create the signed-token replay table and the notifier claim table."""
+    schema.metadata.create_all(conn, tables=[schema.token_replays, schema.notification_claims])
 
 
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
@@ -101,6 +104,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (11, _v11_catalog),
     (13, _v13_scenarios),
     (14, _v14_privacy),
+    (15, _v15_trust),
 ]
 """(version, step) pairs; dialect-specific statements per version live in the store modules."""
 

@@ -2,7 +2,9 @@
 
 Outbox rows are claimed with a lease: claiming pushes `due_at` a lease ahead, so a notifier
 that dies mid-delivery leaves the row due again once the lease runs out, and two notifiers on
-one database never send the same row twice at once.
+one database never send the same row twice at once. Each claim also names the notifier
+instance holding it (`notification_claims`), so a notifier that starts after a crash can
+release the dead instance's claims at once instead of waiting out their lease.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from civictwin.errors import AlreadyExists
 from civictwin.store.base import Store
-from civictwin.store.schema import notification_outbox, subscriptions
+from civictwin.store.schema import notification_claims, notification_outbox, subscriptions
 
 
 @dataclass
@@ -186,8 +188,9 @@ class NotificationStore:
                 c.tenant == notice.tenant, c.id == notice.subscription_id)
                 .values(last_queued=now))
 
-    def claim(self, now: datetime, lease: float, limit: int = 50) -> list[OutboxRow]:
-        """Take up to `limit` due notifications, leasing each for `lease` seconds."""
+    def claim(self, now: datetime, lease: float, limit: int = 50,
+              instance: str = "") -> list[OutboxRow]:
+        """Take up to `limit` due notifications for `instance`, leasing each for `lease` s."""
         ob = notification_outbox.c
         stmt = (select(notification_outbox).where(ob.state == "pending", ob.due_at <= stamp(now))
                 .order_by(ob.due_at, ob.pk).limit(limit))
@@ -202,15 +205,42 @@ class NotificationStore:
                     ob.pk == found.pk, ob.due_at == found.due_at, ob.state == "pending")
                     .values(due_at=until, attempts=found.attempts + 1))
                 if taken.rowcount:
+                    self._hold(conn, found.pk, instance)
                     claimed.append(OutboxRow(
                         found.pk, found.tenant, found.subscription_id,
                         json.loads(found.endpoint), json.loads(found.data),
                         found.attempts + 1, found.created_at))
         return claimed
 
+    def _hold(self, conn: Connection, pk: int, instance: str) -> None:
+        cl = notification_claims.c
+        conn.execute(delete(notification_claims).where(cl.outbox_pk == pk))
+        if instance:
+            conn.execute(insert(notification_claims).values(outbox_pk=pk, instance=instance))
+
+    def claim_holders(self) -> list[str]:
+        """Return the notifier instances that hold claims on outbox rows."""
+        stmt = select(notification_claims.c.instance).distinct()
+        with self.engine.connect() as conn:
+            return [str(i) for i in conn.execute(stmt).scalars()]
+
+    def release(self, instances: Sequence[str], now: datetime) -> int:
+        """Make the rows these (dead) instances claimed due now; return how many."""
+        if not instances:
+            return 0
+        cl, ob = notification_claims.c, notification_outbox.c
+        held = select(cl.outbox_pk).where(cl.instance.in_(list(instances)))
+        with self._write() as conn, conn.begin():
+            done = conn.execute(update(notification_outbox).where(
+                ob.pk.in_(held), ob.state == "pending").values(due_at=stamp(now)))
+            conn.execute(delete(notification_claims).where(cl.instance.in_(list(instances))))
+        return int(done.rowcount or 0)
+
     def delivered(self, row: OutboxRow, now: str) -> None:
         """Mark a notification sent and count it on its subscription."""
         with self._write() as conn, conn.begin():
+            conn.execute(delete(notification_claims).where(
+                notification_claims.c.outbox_pk == row.pk))
             conn.execute(update(notification_outbox).where(notification_outbox.c.pk == row.pk)
                          .values(state="sent", sent_at=now, last_error=None))
             self._count(conn, row, now, success=True)
@@ -225,6 +255,8 @@ class NotificationStore:
         with self._write() as conn, conn.begin():
             conn.execute(update(notification_outbox).where(notification_outbox.c.pk == row.pk)
                          .values(**values))
+            conn.execute(delete(notification_claims).where(
+                notification_claims.c.outbox_pk == row.pk))
             self._count(conn, row, now, success=False)
 
     def _count(self, conn: Connection, row: OutboxRow, now: str, success: bool) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from civictwin.ngsild.geo import GeoQuery
 from civictwin.store.geosql import POSTGIS_DDL, postgis_filter, postgis_geometries
+from civictwin.store.guard import guard_postgres
 from civictwin.store.index import Row
 from civictwin.store.schema import entities, geometries
 from civictwin.store.sql import GEOMETRY_ROW_COLUMNS, SqlStore
@@ -40,7 +41,9 @@ class PostgresStore(SqlStore):
     def __init__(self, url: str) -> None:
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-        super().__init__(create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True))
+        engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        self.statement_guard = guard_postgres(engine)
+        super().__init__(engine)
 
     def _member_of(self, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
         # One array parameter instead of one parameter per value: the statement text stays

@@ -529,3 +529,26 @@ privacy_budgets = Table(
     Column("spent", Float, nullable=False),
     Column("updated_at", String, nullable=False),
 )
+
+# -- trust (ops, dataspace/auth.py, ngsild/notifier.py; migration 15) ----------------------
+# Signed tokens already seen, by issuer and `jti`, until they expire: a token is accepted
+# once (store/replay.py). Rows past `expires_at` are purged as new tokens arrive.
+token_replays = Table(
+    "token_replays",
+    metadata,
+    Column("issuer", String, primary_key=True),
+    Column("jti", String, primary_key=True),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_token_replays_expires", "expires_at"),
+)
+
+# Which notifier instance holds the lease on an outbox row (store/outbox.py). An instance is
+# "host:pid:random"; at start a notifier releases the claims of instances on its host whose
+# process is gone, so a crash's notifications go out at once rather than after the lease.
+notification_claims = Table(
+    "notification_claims",
+    metadata,
+    Column("outbox_pk", PrimaryKey, primary_key=True),
+    Column("instance", String, nullable=False),
+    Index("ix_notification_claims_instance", "instance"),
+)

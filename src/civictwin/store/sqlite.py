@@ -20,6 +20,7 @@ from sqlalchemy import (
 
 from civictwin.ngsild.geo import GeoQuery, matches
 from civictwin.store.geosql import SQLITE_RTREE_DDL, geometries_rtree, sqlite_candidates
+from civictwin.store.guard import guard_sqlite
 from civictwin.store.index import Row
 from civictwin.store.schema import entities, geometries
 from civictwin.store.sql import GEOMETRY_ROW_COLUMNS, SqlStore
@@ -72,6 +73,7 @@ class SqliteStore(SqlStore):
             mode = "IMMEDIATE" if conn.get_execution_options().get("write") else "DEFERRED"
             conn.exec_driver_sql(f"BEGIN {mode}")
 
+        self.statement_guard = guard_sqlite(engine)
         super().__init__(engine)
 
     def _write(self) -> Connection:
