@@ -13,6 +13,7 @@ from rich.console import Console
 from civictwin.analytics.forecast_cli import forecast_command
 from civictwin.analytics.lake_cli import ghg, indicators, lake_app
 from civictwin.analytics.scenario_cli import scenario_app
+from civictwin.canvas.cli import canvas_app
 from civictwin.catalog.cli import catalog_app
 from civictwin.cli_options import ConfigOpt, DbOpt
 from civictwin.config import Settings, load_settings
@@ -40,6 +41,7 @@ app.add_typer(scenario_app, name="scenario")
 app.command("forecast")(forecast_command)
 app.command()(ops_cli.backup)
 app.command()(ops_cli.restore)
+app.add_typer(canvas_app, name="canvas")
 err = Console(stderr=True, soft_wrap=True)
 
 

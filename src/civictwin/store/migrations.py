@@ -81,6 +81,11 @@ def _v13_scenarios(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.scenarios, schema.scenario_results])
 
 
+def _v16_network(conn: Connection) -> None:
+    """Create the network's discovered-catalogue and cross-city answer tables."""
+    schema.metadata.create_all(conn, tables=[schema.network_catalogues, schema.network_answers])
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_entities),
     (2, _v2_temporal),
@@ -93,6 +98,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (10, _v10_policy),
     (11, _v11_catalog),
     (13, _v13_scenarios),
+    (16, _v16_network),
 ]
 """(version, step) pairs; dialect-specific statements per version live in the store modules."""
 
