@@ -55,6 +55,7 @@ def load_sample_city(settings: Settings, *, buildings: int = 3000, seed: int = 7
             if city.meters and city.meters[0]["id"] in created:
                 smart = frozenset(m["id"] for m in city.meters[:history_meters])
                 load_bills_and_observations(twin.store, city, ctx, tenant, progress, smart)
+                offer_to_network(twin.store, settings, tenant)
         return len(entities)
     finally:
         twin.store.close()
@@ -87,3 +88,10 @@ def _insert(history: TemporalStore, rows: list[dict[str, Any]], entities: list[E
     with history.engine.connect().execution_options(write=True) as conn, conn.begin():
         history.insert(conn, rows, entities, tenant)
     return len(rows)
+
+
+def offer_to_network(store: Store, settings: Settings, tenant: str) -> None:
+    """Offer the meter history to peer cities for aggregates only (the demo canvas links it)."""
+    from civictwin.network.offers import offer_energy
+
+    offer_energy(store, settings, tenant)

@@ -58,12 +58,13 @@ class PeerCatalogue:
         return {"peer": self.peer.to_json(), "fetchedAt": self.fetched_at,
                 "datasets": [d.to_json() for d in self.datasets]}
 
-    def dataset(self, keyword: str | None = None, dataset_id: str | None = None) -> PeerDataset:
-        """Return the dataset named by id, or the first one tagged `keyword`."""
+    def dataset(self, offer_id: str, dataset_id: str | None = None) -> PeerDataset:
+        """Return the dataset named by id, or the first one carrying offer `offer_id`."""
         for found in self.datasets:
-            if found.id == dataset_id or (dataset_id is None and keyword in found.keywords):
+            if found.id == dataset_id or (dataset_id is None and any(
+                    o.get("@id") == offer_id for o in found.offers)):
                 return found
-        wanted = f"dataset {dataset_id}" if dataset_id else f"a dataset with keyword {keyword!r}"
+        wanted = f"dataset {dataset_id}" if dataset_id else f"a dataset under offer {offer_id}"
         raise ResourceNotFound(f"peer {self.peer.id} offers no {wanted}")
 
 
@@ -119,8 +120,13 @@ def _text(value: Any) -> str:
 
 
 def _aggregate_offer(offer: dict[str, Any]) -> bool:
-    return any(c.get("leftOperand") in AGGREGATION and c.get("rightOperand") == "aggregate"
-               and c.get("operator", "eq") == "eq" for c in _constraints(offer))
+    """Whether an offer permits aggregates only: a form `aggregate` or a minimum group size."""
+    for permission in _list(offer.get("permission")):
+        if not any(c.get("leftOperand") in AGGREGATION and (
+                c.get("rightOperand") == "aggregate" or c.get("operator") in ("gt", "gteq"))
+                for c in _constraints(permission)):
+            return False
+    return bool(_list(offer.get("permission")))
 
 
 def _constraints(node: Any) -> Iterator[dict[str, Any]]:
