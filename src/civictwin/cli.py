@@ -23,6 +23,7 @@ from civictwin.dataspace.participants_cli import participants_app
 from civictwin.dataspace.policy_cli import audit_app, policy_app
 from civictwin.errors import CivicTwinError
 from civictwin.ingest.cli import ingest_app
+from civictwin.network.cli import network_app
 from civictwin.ops import cli as ops_cli
 
 app = typer.Typer(help="civictwin: a local digital twin and data space for cities.",
@@ -42,6 +43,7 @@ app.command("forecast")(forecast_command)
 app.command()(ops_cli.backup)
 app.command()(ops_cli.restore)
 app.add_typer(canvas_app, name="canvas")
+app.add_typer(network_app, name="network")
 err = Console(stderr=True, soft_wrap=True)
 
 

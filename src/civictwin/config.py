@@ -183,6 +183,9 @@ class Settings(BaseSettings):
     network_city_name: str = Field(
         "", description="This city's name in cross-city answers and benchmarks; empty: "
         "the participant id.")
+    network_tenant: str = Field(
+        "", description="Tenant whose data this city shares with its network: the meter "
+        "history it offers for aggregates and the indicators it benchmarks; empty: default.")
     network_wait_seconds: float = Field(
         30.0, gt=0, le=600, description="How long a network step waits for a peer city "
         "(a negotiation to finalize, an aggregate to come back).")

@@ -9,7 +9,7 @@ audited under the agreement, with the releases it drew on.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from civictwin.config import Settings
 from civictwin.dataspace.audit import AuditLog
@@ -22,13 +22,16 @@ from civictwin.network.intensity import city_bands
 from civictwin.network.offers import energy_dataset_id, energy_offer
 from civictwin.network.peers import city_name
 from civictwin.network.question import CityAnswer, check_question
-from civictwin.privacy import DisclosureRules
 from civictwin.store import Store
+
+if TYPE_CHECKING:
+    from civictwin.privacy import DisclosureRules
 
 
 def own_rules(store: Store, settings: Settings, tenant: str) -> DisclosureRules:
     """Return this city's rules: those of its network offer (the default offer if it has none)."""
     from civictwin.catalog import Catalogue
+    from civictwin.privacy import DisclosureRules
 
     try:
         dataset = Catalogue(store, settings).get_dataset(tenant, energy_dataset_id(tenant))
@@ -59,6 +62,8 @@ def peer_answer(store: Store, settings: Settings, sender: Participant,
     by = by or "construction_period"
     check_question(by, start, end)
     agreement = _agreement(store, settings, sender, body.get("agreement"))
+    from civictwin.privacy import DisclosureRules
+
     policy = agreement.agreement or {}
     rules = DisclosureRules.from_policy(policy)
     decision = evaluate(parse_policy(policy), AccessRequest(

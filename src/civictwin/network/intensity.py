@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from civictwin.privacy import AggregateRequest, DisclosureRules, Release, aggregate
-from civictwin.privacy.sources import StoreSource, eligible
 from civictwin.store import Store
+
+if TYPE_CHECKING:
+    from civictwin.privacy import DisclosureRules, Release
 
 QUANTITIES = ("electricity", "heat", "gas")
 DIMENSIONS = ("construction_period", "building_use", "heating_type")
@@ -52,6 +53,8 @@ def city_bands(store: Store, tenant: str, by: str, start: str, end: str,
                rules: DisclosureRules, consumer: str,
                agreement: str | None) -> tuple[list[Band], list[str]]:
     """Compute this city's bands under `rules`; return them and the release ids behind them."""
+    from civictwin.privacy import AggregateRequest, aggregate
+
     releases = {q: aggregate(store, AggregateRequest(tenant, q, (by,), None, start, end), rules,
                              consumer, agreement) for q in QUANTITIES}
     areas = _floor_areas(store, tenant, by, start, end)
@@ -79,6 +82,9 @@ def _band(key: str, by: str, releases: dict[str, Release],
 
 def _floor_areas(store: Store, tenant: str, by: str, start: str, end: str) -> dict[str, float]:
     """Return per band the floor area of buildings whose electricity meters contributed."""
+    from civictwin.privacy import AggregateRequest
+    from civictwin.privacy.sources import StoreSource, eligible
+
     source = StoreSource(store)
     request = AggregateRequest(tenant, "electricity", (by,), None, start, end)
     meters = eligible(source.profiles(tenant), request)

@@ -60,22 +60,23 @@ def check_question(by: str, start: str, end: str) -> None:
 
 
 def ask(store: Store, settings: Settings, by: str, start: str, end: str,
-        tick: Tick | None = None, tenant: str = "") -> dict[str, Any]:
+        tick: Tick | None = None) -> dict[str, Any]:
     """Ask this city and every peer; save and return the combined answer."""
     from civictwin.network.answer import local_answer
 
     check_question(by, start, end)
     say = tick or (lambda _: None)
     say(f"computing {city_name(settings)}'s own bands")
-    cities = [local_answer(store, settings, tenant, by, start, end)]
+    cities = [local_answer(store, settings, settings.network_tenant, by, start, end)]
     for peer in peers(store, settings):
         say(f"asking {peer.name}")
         cities.append(_ask_peer(store, settings, peer, by, start, end, say))
     asked = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    answer = {"id": f"urn:uuid:{uuid.uuid4()}", "question": QUESTION, "by": by,
+    answer_id = f"urn:uuid:{uuid.uuid4()}"
+    answer: dict[str, Any] = {"id": answer_id, "question": QUESTION, "by": by,
               "start": start, "end": end, "askedAt": asked, "unit": "kWh/m²",
               "cities": [c.to_json() for c in cities], "combined": combine(cities)}
-    NetworkStore(store).put_answer(answer["id"], QUESTION, asked, answer)
+    NetworkStore(store).put_answer(answer_id, QUESTION, asked, answer)
     return answer
 
 
