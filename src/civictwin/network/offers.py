@@ -31,7 +31,7 @@ def energy_offer(min_contributors: int = 10) -> dict[str, Any]:
             {"leftOperand": "civictwin:aggregation", "operator": "eq",
              "rightOperand": "aggregate"},
             {"leftOperand": "civictwin:aggregation", "operator": "gteq",
-             "rightOperand": min_contributors}]}]}
+             "rightOperand": str(min_contributors)}]}]}
 
 
 def offer_energy(store: Store, settings: Settings, tenant: str = "",
