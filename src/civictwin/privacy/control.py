@@ -102,10 +102,7 @@ def settle(request: AggregateRequest, rules: DisclosureRules, profiles: dict[str
         if not pending:
             break
         if i == len(path) - 1:
-            for g in pending:
-                why = rules.check(g.values.values())
-                outcomes.append(_passed(g, rules) if why is None else
-                                Outcome(g, "suppressed", f"still {why} at the {level} level"))
+            outcomes.extend(_top(pending, rules, level, profiles))
             break
         parents: dict[tuple[str, tuple[str, ...], str], list[Group]] = {}
         for g in pending:
@@ -117,6 +114,27 @@ def settle(request: AggregateRequest, rules: DisclosureRules, profiles: dict[str
             outcomes.extend(done)
             pending.extend(rest)
     return _cells(request, rules, outcomes, first)
+
+
+def _top(pending: list[Group], rules: DisclosureRules, level: str,
+         profiles: dict[str, Profile]) -> list[Outcome]:
+    """Settle what reached the top level: pool each slice's groups, release or suppress."""
+    slices: dict[tuple[tuple[str, ...], str], list[Group]] = {}
+    for g in pending:
+        slices.setdefault((g.dims, g.bucket), []).append(g)
+    outcomes = []
+    for (_, _), groups in sorted(slices.items()):
+        if len(groups) == 1:
+            pool = groups[0]
+        else:
+            area = profiles[next(iter(groups[0].values))].key(level)
+            pool = Group(area, level, groups[0].dims, groups[0].bucket, {}, [], merged=True)
+            for g in groups:
+                pool.absorb(g)
+        why = rules.check(pool.values.values())
+        outcomes.append(_passed(pool, rules) if why is None else
+                        Outcome(pool, "suppressed", f"still {why} at the {level} level"))
+    return outcomes
 
 
 def _merge(siblings: list[Group], rules: DisclosureRules, level: str, parent: str
