@@ -26,6 +26,7 @@ from tests.network.cities import YEAR, City, load_city, three_cities
 
 RULES = (3, 5, 10)  # each city's own minimum of contributors per released band
 BUILDINGS = 100
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "canvas" / "lumen-energy.toml"
 
 
 def _headers(city: City) -> dict[str, str]:
@@ -60,6 +61,7 @@ def test_three_cities_answer_one_question_with_aggregates_only(store: Store, tmp
             assert saved.json() == answer
             _only_aggregates_crossed_the_border(cities)
             _raw_reads_are_refused(cities[0], cities[1], answer)
+            _cli_and_canvas(cities[0], answer, tmp_path, tenant)
             _peer_refusals(cities, answer)
             _benchmark(cities)
     finally:
@@ -163,6 +165,51 @@ def _raw_reads_are_refused(lumen: City, brisa: City, answer: dict[str, Any]) -> 
                     headers={"Authorization": f"Bearer {token}"})
     assert raw.status_code == 403, raw.text
     assert "urn:ngsi-ld:SmartMeteringObservation" not in raw.text
+
+
+def _config(city: City, tmp_path: Path) -> Path:
+    url = city.store.engine.url  # type: ignore[attr-defined]
+    values = {**city.settings.model_dump(include={
+        "participant_id", "signing_key_file", "host", "port", "network_city_name",
+        "network_tenant"}), "network_peers": ",".join(city.settings.network_peers),
+        "database_url": url.render_as_string(hide_password=False)}
+    path = tmp_path / f"{city.name}.toml"
+    path.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items()), "utf-8")
+    return path
+
+
+def _cli_and_canvas(lumen: City, answer: dict[str, Any], tmp_path: Path, tenant: str) -> None:
+    from typer.testing import CliRunner
+
+    from civictwin.cli import app as cli
+
+    config = _config(lumen, tmp_path)
+    ran = CliRunner().invoke(cli, ["network", "discover", "--config", str(config)])
+    assert ran.exit_code == 0, ran.stderr
+    found = json.loads(ran.stdout)
+    assert [c["peer"]["id"] for c in found] == list(lumen.settings.network_peers)
+    assert all(any(d["aggregatesOnly"] for d in c["datasets"]) for c in found)
+    listed = CliRunner().invoke(cli, ["network", "answers", "--limit", "1",
+                                      "--config", str(config)])
+    assert json.loads(listed.stdout)[0]["id"] == answer["id"]
+    # A canvas of the collaboration in Lumen's twin, naming its agreement with Brisa.
+    agreement = next(c["agreement"] for c in answer["cities"] if c["city"] == "Brisa")
+    text = EXAMPLE.read_text("utf-8").replace('tenant = ""', f"tenant = {json.dumps(tenant)}")
+    text = text.replace(":default:", f":{tenant}:").replace(
+        "urn:civictwin:participant:local", lumen.settings.participant_id)
+    text = text.replace(f'policy = "{OFFER_ID}"',
+                        f'policy = "{OFFER_ID}"\nagreement = "{agreement}"')
+    canvas = tmp_path / "collaboration.toml"
+    canvas.write_text(text, "utf-8")
+    checked = CliRunner().invoke(cli, ["canvas", "check", str(canvas), "--config", str(config)])
+    assert checked.exit_code == 0, checked.stderr
+    canvas.write_text(text.replace(agreement, "urn:uuid:11111111-1111-1111-1111-111111111111"),
+                      "utf-8")
+    broken = CliRunner().invoke(cli, ["canvas", "check", str(canvas), "--config", str(config)])
+    assert broken.exit_code == 2
+    assert broken.stderr.strip().splitlines() == [
+        f"error: {canvas}: data_exchanged[0].agreement: no agreement "
+        "urn:uuid:11111111-1111-1111-1111-111111111111 in this twin"]
 
 
 def _peer_refusals(cities: list[City], answer: dict[str, Any]) -> None:
