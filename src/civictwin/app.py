@@ -26,6 +26,7 @@ from civictwin.errors import (
     ResourceNotFound,
 )
 from civictwin.ingest.service import BridgeService
+from civictwin.network import api as network_api
 from civictwin.ngsild import api as entity_api
 from civictwin.ngsild import meta_api, registrations_api, subscriptions_api
 from civictwin.ngsild.notifier import Notifier
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(consent_api.router)
     app.include_router(algorithms_api.router)
     app.include_router(insight_api.router)
+    app.include_router(network_api.router)
     app.include_router(privacy_api.router)
     auth.install(app)
     ops_api.install(app, settings, twin.store)

@@ -13,6 +13,7 @@ from rich.console import Console
 from civictwin.analytics.forecast_cli import forecast_command
 from civictwin.analytics.lake_cli import ghg, indicators, lake_app
 from civictwin.analytics.scenario_cli import scenario_app
+from civictwin.canvas.cli import canvas_app
 from civictwin.catalog.cli import catalog_app
 from civictwin.cli_options import ConfigOpt, DbOpt
 from civictwin.config import Settings, load_settings
@@ -22,6 +23,7 @@ from civictwin.dataspace.participants_cli import participants_app
 from civictwin.dataspace.policy_cli import audit_app, policy_app
 from civictwin.errors import CivicTwinError
 from civictwin.ingest.cli import ingest_app
+from civictwin.network.cli import network_app
 from civictwin.ops import cli as ops_cli
 
 app = typer.Typer(help="civictwin: a local digital twin and data space for cities.",
@@ -40,6 +42,8 @@ app.add_typer(scenario_app, name="scenario")
 app.command("forecast")(forecast_command)
 app.command()(ops_cli.backup)
 app.command()(ops_cli.restore)
+app.add_typer(canvas_app, name="canvas")
+app.add_typer(network_app, name="network")
 err = Console(stderr=True, soft_wrap=True)
 
 

@@ -181,12 +181,28 @@ class Settings(BaseSettings):
         300, ge=10, le=3600, description="Lifetime of the signed tokens this twin sends."
     )
 
+    network_peers: CommaList = Field(
+        (),
+        description="Participant ids of the peer cities in this twin's network (comma "
+        "separated); each must be a registered participant with its Dataspace Protocol "
+        "endpoint and public key (`civictwin participants add`).",
+    )
+    network_city_name: str = Field(
+        "", description="This city's name in cross-city answers and benchmarks; empty: "
+        "the participant id.")
+    network_tenant: str = Field(
+        "", description="Tenant whose data this city shares with its network: the meter "
+        "history it offers for aggregates and the indicators it benchmarks; empty: default.")
+    network_wait_seconds: float = Field(
+        30.0, gt=0, le=600, description="How long a network step waits for a peer city "
+        "(a negotiation to finalize, an aggregate to come back).")
+
     def base_url(self) -> str:
         """Return the URL clients reach the twin at, without a trailing slash."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @field_validator("context_allowlist", "notification_allowlist", "mqtt_mappings",
-                     "public_paths", "anonymous_read", mode="before")
+                     "public_paths", "anonymous_read", "network_peers", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:
         if isinstance(value, str):

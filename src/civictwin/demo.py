@@ -59,6 +59,7 @@ def load_sample_city(settings: Settings, *, buildings: int = 3000, seed: int = 7
                 load_bills_and_observations(twin.store, city, ctx, tenant, progress, smart)
                 if insight:
                     compute_insight(twin, tenant, progress)
+                offer_to_network(twin.store, settings, tenant)
         return len(entities)
     finally:
         twin.store.close()
@@ -103,3 +104,10 @@ def compute_insight(twin: Twin, tenant: str, progress: Progress) -> None:
     compute_all(twin.settings, twin.broker, tenant, files,
                 lambda text: progress.update(task, description=text))
     progress.update(task, description="insight computed", total=1, completed=1)
+
+
+def offer_to_network(store: Store, settings: Settings, tenant: str) -> None:
+    """Offer the meter history to peer cities for aggregates only (the demo canvas links it)."""
+    from civictwin.network.offers import offer_energy
+
+    offer_energy(store, settings, tenant)

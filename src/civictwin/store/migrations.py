@@ -86,9 +86,16 @@ def _v14_privacy(conn: Connection) -> None:
     tables = [schema.privacy_releases, schema.privacy_footprints,
               schema.privacy_contributor_sets, schema.privacy_consumers, schema.privacy_budgets]
     schema.metadata.create_all(conn, tables=tables)
+
+
 def _v15_trust(conn: Connection) -> None:
     """Create the signed-token replay table and the notifier claim table."""
     schema.metadata.create_all(conn, tables=[schema.token_replays, schema.notification_claims])
+
+
+def _v16_network(conn: Connection) -> None:
+    """Create the network's discovered-catalogue and cross-city answer tables."""
+    schema.metadata.create_all(conn, tables=[schema.network_catalogues, schema.network_answers])
 
 
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
@@ -105,6 +112,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (13, _v13_scenarios),
     (14, _v14_privacy),
     (15, _v15_trust),
+    (16, _v16_network),
 ]
 """(version, step) pairs; dialect-specific statements per version live in the store modules."""
 

@@ -552,3 +552,24 @@ notification_claims = Table(
     Column("instance", String, nullable=False),
     Index("ix_notification_claims_instance", "instance"),
 )
+
+# Network of twins (network/, store/network.py): the last catalogue discovered at each peer
+# city (its DSP Catalog message as JSON text), and every cross-city answer this twin assembled
+# (only aggregates: what each city released under its own disclosure rules).
+network_catalogues = Table(
+    "network_catalogues",
+    metadata,
+    Column("peer", String, primary_key=True),
+    Column("fetched_at", String, nullable=False),
+    Column("catalog", Text, nullable=False),
+)
+
+network_answers = Table(
+    "network_answers",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("question", String, nullable=False),
+    Column("asked_at", String, nullable=False),
+    Column("answer", Text, nullable=False),
+    Index("ix_network_answers_asked", "asked_at"),
+)

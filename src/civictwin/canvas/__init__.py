@@ -1,0 +1,1 @@
+"""Data Cooperation Canvas: one structured, checked document per data collaboration."""

@@ -1,0 +1,1 @@
+"""A network of twins: peer cities, their catalogues, agreements and cross-city questions."""
