@@ -1,6 +1,6 @@
 // The civictwin map: buildings coloured by a measure (flat or extruded), district boundaries
 // and live sensors, all from the twin's own vector tiles; click or pick from the list to see an
-// entity's attributes and history.
+// entity's attributes and history. The dashboard's other views are in views.ts.
 import maplibregl from "maplibre-gl";
 import type { MapGeoJSONFeature, StyleSpecification } from "maplibre-gl";
 import {
@@ -9,6 +9,7 @@ import {
 } from "./api";
 import { drawChart, type Point } from "./chart";
 import { NO_DATA, colourExpression, renderLegend } from "./colours";
+import { startViews } from "./views";
 
 const LAYERS = ["buildings", "districts", "sensors"] as const;
 const SENSOR_MEASURES = ["pm25", "no2", "temperature"];
@@ -373,7 +374,12 @@ function flatten(value: unknown): string {
 
 const app = new CityMap();
 (window as unknown as { civictwinMap: CityMap }).civictwinMap = app;
-app.start().catch((error: unknown) => {
-  byId("status").textContent = `The map could not start: ${String(error)}`;
-  document.body.dataset.mapError = String(error);
+// The map starts the first time its view is shown (and is resized each time it comes back).
+window.addEventListener("civictwin:map-shown", () => app.map?.resize());
+startViews(() => {
+  byId("status").textContent = "Loading the map…";
+  app.start().catch((error: unknown) => {
+    byId("status").textContent = `The map could not start: ${String(error)}`;
+    document.body.dataset.mapError = String(error);
+  });
 });
