@@ -54,6 +54,7 @@ async function search(host: HTMLElement, q: string): Promise<void> {
 
 export async function datasetView(host: HTMLElement, id: string): Promise<void> {
   loading(host, "the dataset");
+  delete host.dataset.title;
   try {
     const d = await getJson<DatasetPage>(`web/open/catalogue/${encodeURIComponent(id)}`);
     const policies = d.policies.length
@@ -61,10 +62,11 @@ export async function datasetView(host: HTMLElement, id: string): Promise<void> 
         h("h4", { id: `policy-${i}` }, p.uid ?? `Policy ${i + 1}`),
         p.text ? h("p", { class: "policy-text" }, p.text) : h("p", { class: "notice" }, `This policy cannot be read: ${p.error}`)))
       : [h("p", { class: "hint" }, "No usage policy is offered: ask the publisher how to get this data.")];
+    host.dataset.title = d.title;
     const distributions = d.distributions.map((x) => [x.title ?? x.format ?? "distribution", x.media_type ?? x.format ?? "", x.access_url]);
     ready(host,
       h("p", {}, h("a", { href: "#catalogue" }, "← Back to the catalogue")),
-      h("h3", { id: "dataset-title" }, d.title), h("p", {}, d.description),
+      h("p", { class: "lead" }, d.description),
       facts([["Identifier", d.id], ["Publisher", d.publisher_name || d.publisher], ["Keywords", d.keywords.join(", ")],
         ["Licence", d.licence], ["Access", d.access_rights], ["Period", d.temporal_start ? `${d.temporal_start} to ${d.temporal_end ?? "now"}` : null],
         ["Last changed", d.modified], ["Origin", d.origin]]),
@@ -127,7 +129,22 @@ export async function consentView(host: HTMLElement): Promise<void> {
 interface AuditEntry { seq: number; at: string; actor: string; action: string; subject: string; hash: string; detail: unknown }
 interface Verified { ok: boolean; entries: number; firstBad: number | null; problem: string | null; summary: string; head: string | null }
 
-export function auditView(host: HTMLElement): void {
+type AuditPage = { total: number; entries: AuditEntry[] };
+const AUDIT_PAGE = 25;
+
+function auditPath(action: string, offset: number): string {
+  return `web/api/audit?limit=${AUDIT_PAGE}&offset=${offset}${action ? `&action=${encodeURIComponent(action)}` : ""}`;
+}
+
+export async function auditView(host: HTMLElement): Promise<void> {
+  loading(host, "the audit log");
+  let first: AuditPage;
+  try {
+    first = await getJson<AuditPage>(auditPath("", 0));
+  } catch (error) {
+    refused(host, error);
+    return;
+  }
   const verify = h("button", { type: "button", id: "audit-verify" }, "Verify the chain");
   const result = h("p", { id: "audit-result", role: "status", "aria-live": "polite" });
   const action = h("input", { id: "audit-action", type: "text", autocomplete: "off", placeholder: "e.g. consent.give" });
@@ -139,7 +156,7 @@ export function auditView(host: HTMLElement): void {
     void auditPage(entries, action.value.trim(), 0);
   });
   ready(host, h("div", { class: "toolbar" }, verify, result), filter, entries);
-  void auditPage(entries, "", 0);
+  showAuditPage(entries, first, "", 0);
 }
 
 async function check(result: HTMLElement, button: HTMLButtonElement): Promise<void> {
@@ -161,21 +178,22 @@ async function check(result: HTMLElement, button: HTMLButtonElement): Promise<vo
 }
 
 async function auditPage(host: HTMLElement, action: string, offset: number): Promise<void> {
-  const size = 25;
   loading(host, "the audit log");
   try {
-    const page = await getJson<{ total: number; entries: AuditEntry[] }>(
-      `web/api/audit?limit=${size}&offset=${offset}${action ? `&action=${encodeURIComponent(action)}` : ""}`);
-    const rows = page.entries.map((e) => [String(e.seq), e.at.slice(0, 19).replace("T", " "), e.actor, e.action, e.subject,
-      h("code", { title: e.hash }, `${e.hash.slice(0, 10)}…`)]);
-    const nav = h("div", { class: "toolbar" });
-    if (offset > 0) nav.append(button("Newer", () => void auditPage(host, action, Math.max(0, offset - size))));
-    if (offset + size < page.total) nav.append(button("Older", () => void auditPage(host, action, offset + size)));
-    ready(host, h("p", {}, `${page.total} entries${action ? ` with action ${action}` : ""}, newest first.`),
-      table("Audit log", ["#", "When (UTC)", "Who", "Action", "Subject", "Hash"], rows, { id: "audit-table" }), nav);
+    showAuditPage(host, await getJson<AuditPage>(auditPath(action, offset)), action, offset);
   } catch (error) {
     refused(host, error);
   }
+}
+
+function showAuditPage(host: HTMLElement, page: AuditPage, action: string, offset: number): void {
+  const rows = page.entries.map((e) => [String(e.seq), e.at.slice(0, 19).replace("T", " "), e.actor, e.action, e.subject,
+    h("code", { title: e.hash }, `${e.hash.slice(0, 10)}…`)]);
+  const nav = h("div", { class: "toolbar" });
+  if (offset > 0) nav.append(button("Newer", () => void auditPage(host, action, Math.max(0, offset - AUDIT_PAGE))));
+  if (offset + AUDIT_PAGE < page.total) nav.append(button("Older", () => void auditPage(host, action, offset + AUDIT_PAGE)));
+  ready(host, h("p", {}, `${page.total} entries${action ? ` with action ${action}` : ""}, newest first.`),
+    table("Audit log", ["#", "When (UTC)", "Who", "Action", "Subject", "Hash"], rows, { id: "audit-table" }), nav);
 }
 
 function button(label: string, onClick: () => void): HTMLButtonElement {

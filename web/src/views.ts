@@ -71,7 +71,7 @@ export function startViews(showMap: () => void): void {
     const host = byId(`${chosen}-body`);
     void Promise.resolve(view.render(host, decodeURIComponent(rest.join("/")))).then(() => {
       const heading = byId(`${chosen}-heading`);
-      if (chosen === "dataset") heading.textContent = host.querySelector("#dataset-title")?.textContent ?? "Dataset";
+      if (chosen === "dataset") heading.textContent = host.dataset.title ?? "Dataset";
     });
     byId(`${chosen}-heading`).focus({ preventScroll: false });
   };
