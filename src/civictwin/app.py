@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from civictwin import __version__
-from civictwin.analytics import algorithms_api
+from civictwin.analytics import algorithms_api, insight_api
 from civictwin.catalog import api as catalog_api
 from civictwin.config import Settings
 from civictwin.config import settings as load_settings
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(audit_api.router)
     app.include_router(consent_api.router)
     app.include_router(algorithms_api.router)
+    app.include_router(insight_api.router)
     auth.install(app)
     ops_api.install(app, settings, twin.store)
     _error_handlers(app)

@@ -87,6 +87,10 @@ class Settings(BaseSettings):
         description="Where `civictwin lake export` writes the Parquet lake: a local folder, or "
         "any fsspec URL (s3://bucket/prefix needs the s3 extra and the usual AWS settings).",
     )
+    emission_factors: str = Field(
+        "", description="A city's emission factor TOML overriding the shipped defaults (GHG "
+        "inventory, renewable share); empty uses the defaults, which a city must replace.",
+    )
     analytics_engine: str = Field(
         "duckdb", pattern="^(duckdb|spark)$",
         description="Engine that runs indicator jobs over the lake: duckdb (in-process) or "

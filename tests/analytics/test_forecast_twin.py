@@ -92,7 +92,7 @@ def test_forecasting_again_keeps_the_earlier_forecast_in_history(
     run_forecast(twin.broker, tenant, target, backtest_days=0, train_days=28)
     ctx = twin.broker.context(CIVICTWIN_CONTEXT_URL)
     history = twin.temporal.retrieve(tenant, forecast_id(meter), TemporalQuery(), ctx)
-    kept = history[CT + "electricityConsumptionForecast"]
+    kept = history["electricityConsumptionForecast"]
     assert len(kept) == 2
 
 

@@ -1,4 +1,5 @@
-"""The civictwin JSON-LD context maps every term the sample city uses, and no core term."""
+"""The civictwin JSON-LD context maps every term the sample city and the insight jobs use,
+and no core term."""
 
 from __future__ import annotations
 
@@ -6,8 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from civictwin.analytics.forecast import Forecast, Scores
+from civictwin.analytics.forecast_runs import Target, forecast_entity
+from civictwin.analytics.indicators import Grade, IndicatorValue, kpi_entity
 from civictwin.ngsild.temporal import ELECTRICITY
 from civictwin.samplecity import CONTEXT, SampleCity, iter_entities
 
@@ -69,9 +75,27 @@ def test_no_core_term_is_redefined(
     assert set(civictwin_terms) & set(core_terms) == set()
 
 
+def _analytics_terms(civictwin_terms: dict[str, Any]) -> set[str]:
+    """Collect the types and attribute names of what the insight jobs write into the twin."""
+    grade = Grade("B", 1.0, 0.9, "measured", "")
+    kpi = kpi_entity(IndicatorValue("energy-per-capita", "urn:ngsi-ld:CityDistrict:x:1", "X",
+                                    "2024", 1.0, grade), "x", "2026-01-01T00:00:00Z")
+    scores = Scores(1, 5.0, 1.0, 6.0, 1.2)
+    result = Forecast(pd.Timestamp("2024-01-01T00:00:00Z"), 3600, np.ones(24), scores, True)
+    forecasts = [forecast_entity(Target(f"urn:ngsi-ld:{kind}:x", kind, []), result, "PT1H", 1)
+                 for kind in ("meter", "building", "district")]
+    by_iri = {iri: term for term, iri in civictwin_terms.items()}
+    iris = {i for f in forecasts for i in f if i not in ("id", "type")} | {
+        f["type"] for f in forecasts}
+    assert iris <= set(by_iri), iris - set(by_iri)  # every name the forecasts write is a term
+    return {by_iri[i] for i in iris} | {n for n in kpi if n not in ("id", "type")} | {kpi["type"]}
+
+
 def test_every_defined_term_is_used(city: SampleCity, civictwin_terms: dict[str, Any]) -> None:
+    """Each term names something the sample city or the insight jobs (KPIs, forecasts) write."""
     history_terms = {ELECTRICITY}  # used by the meters' temporal history, not their entities
-    assert set(civictwin_terms) - _used_terms(city) - history_terms == set()
+    used = _used_terms(city) | _analytics_terms(civictwin_terms) | history_terms
+    assert set(civictwin_terms) - used == set()
 
 
 def test_terms_map_to_smart_data_models_or_civictwin(civictwin_terms: dict[str, Any]) -> None:

@@ -34,7 +34,7 @@ MODEL_MODULES = (
 )
 INFRASTRUCTURE = ("__init__", "algorithms", "algorithms_api", "api", "cli", "engine", "lake",
                   "lake_cli", "scenario_cli", "scenario_runs", "stock", "forecast_cli",
-                  "forecast_runs", "plots", "solar")
+                  "forecast_runs", "plots", "solar", "insight", "insight_api")
 
 
 @dataclass(frozen=True)

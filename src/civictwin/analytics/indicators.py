@@ -26,6 +26,8 @@ WHO_24H = {"pm25": 15.0, "no2": 25.0}  # WHO global air quality guidelines 2021,
 HOT_DAY = 30.0  # °C daily maximum
 TROPICAL_NIGHT = 20.0  # °C daily minimum
 VALID_DAY_HOURS = 18  # 75 % of the hours, as air-quality day means usually require
+EDITIONS = {"ISO 37120": "ISO 37120:2018", "ISO 37122": "ISO 37122:2019",
+            "ISO 37123": "ISO 37123:2019"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,20 @@ class Indicator:
     unit_code: str
     formula: str
     datasets: tuple[str, ...]
+    iso_source: str = ""  # the public source that confirms the clause number
+
+    @property
+    def confirmed(self) -> bool:
+        """Tell whether a public source confirmed the clause number."""
+        return self.clause is not None and bool(self.iso_source)
+
+    @property
+    def iso(self) -> str | None:
+        """Return the standard, edition and clause (e.g. "ISO 37120:2018 7.1"), if known."""
+        code = self.standard.split(" (")[0]
+        if self.clause is None or code not in EDITIONS:
+            return None
+        return f"{EDITIONS[code]} {self.clause}"
 
 
 REGISTER: dict[str, Indicator] = {i.key: i for i in (
@@ -402,8 +418,9 @@ def kpi_entity(value: IndicatorValue, city: str, modified: str) -> dict[str, Any
         "aggregatedData": _p([{"entityType": d.split(".")[0], "attrs": [d.split(".", 1)[-1]]}
                               for d in spec.datasets]),
         "area": _p(value.area_name),
-        "isoIndicator": _p({"standard": spec.standard,
-                            "clause": spec.clause or "not confirmed"}),
+        "isoIndicator": _p({"indicator": spec.key, "standard": spec.standard,
+                            "clause": spec.clause or "not confirmed",
+                            "confirmedBy": spec.iso_source or "not confirmed"}),
         "dataQuality": _p({"grade": value.grade.letter, "coverage": value.grade.coverage,
                            "timeliness": value.grade.timeliness, "method": value.grade.method,
                            "explanation": value.grade.explanation, "note": value.note}
