@@ -9,36 +9,53 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Response
 
+from civictwin.samplecity import SampleCity
 from civictwin.store import Store, open_store
 from tests.servers import serve_twin
 from tests.web.conftest import load_city, shot
 from tests.web.dataspace_seed import Seeded, seed
+from tests.web.insight_seed import seed_insight
 
 pytestmark = pytest.mark.slow
 
 
 @dataclass(frozen=True)
 class Site:
-    """The served twin: its base URL, store and seeded data space."""
+    """The served twin: its base URL, store, seeded data space and forecast building."""
 
     base: str
     store: Store
     seeded: Seeded
+    forecast: str
+
+    def get(self, path: str, key: str, tenant: str | None = None) -> Any:
+        """Return the JSON the API answers `key`'s holder (what the page must show)."""
+        headers = {"Authorization": f"Bearer {key}"}
+        if tenant is not None:
+            headers["NGSILD-Tenant"] = tenant
+        answer = httpx.get(f"{self.base}{path}", headers=headers, timeout=30)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, small_city: object) -> Iterator[Site]:
-    """One twin over a SQLite file with the small city and the seeded data space."""
-    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('dash') / 'twin.db'}")
+def site(tmp_path_factory: pytest.TempPathFactory, small_city: SampleCity) -> Iterator[Site]:
+    """One twin over a SQLite file: the small city, the seeded data space, insight's data."""
+    folder = tmp_path_factory.mktemp("dash")
+    store = open_store(f"sqlite:///{folder / 'twin.db'}")
     tenant = "lumen"
-    load_city(store, tenant, small_city)  # type: ignore[arg-type]
+    load_city(store, tenant, small_city)
     seeded = seed(store, tenant)
-    with serve_twin(store, auth_required=True, anonymous_read=(tenant,)) as base:
-        yield Site(base, store, seeded)
+    building = seed_insight(store, folder / "lake", small_city, tenant)
+    with serve_twin(store, auth_required=True, anonymous_read=(tenant,),
+                    lake_path=str(folder / "lake")) as base:
+        yield Site(base, store, seeded, building)
 
 
 @pytest.fixture
@@ -149,3 +166,87 @@ def test_the_consent_overview_counts_consents_by_status(page: Page, site: Site) 
     assert tally == {"given": "2", "withdrawn": "1"}
     assert page.locator("#consent-table tbody tr").count() == site.seeded.consents
     shot(page, "dashboard-consent")
+
+
+def test_an_indicator_card_shows_the_computed_value(page: Page, site: Site) -> None:
+    sign_in(page, site, site.seeded.operator_key, tenant=False)
+    page.click("#views-nav a[data-view=indicators]")
+    assert settled(page, "indicators") == "ready"
+    served = {i["id"]: i for i in site.get("/insight/indicators",
+                                           site.seeded.operator_key)["indicators"]}
+    cards = page.locator("article.card")
+    assert cards.count() == len(served) > 0
+    energy = page.locator("article.card[data-indicator=energy-per-capita]")
+    shown = energy.locator(".value data").get_attribute("data-raw")
+    assert shown is not None and float(shown) == served["energy-per-capita"]["value"]
+    for card in cards.all():
+        indicator = served[card.get_attribute("data-indicator") or ""]
+        raw = card.locator(".value data").get_attribute("data-raw")
+        assert (float(raw) if raw else None) == indicator["value"]
+        iso = card.locator(".iso").text_content() or ""
+        assert (indicator["iso"] or indicator["standard"]) in iso
+    shot(page, "dashboard-indicators", full_page=True)
+
+
+def test_the_ghg_inventory_and_trajectory_are_drawn(page: Page, site: Site) -> None:
+    sign_in(page, site, site.seeded.operator_key, tenant=False)
+    page.click("#views-nav a[data-view=climate]")
+    assert settled(page, "climate") == "ready"
+    ghg = site.get("/insight/ghg", site.seeded.operator_key)
+    total = page.locator("#ghg-total").get_attribute("value")
+    assert total is not None and float(total) == ghg["total_tco2e"]
+    estimated = sorted(s["tco2e"] for s in ghg["sectors"] if s["tco2e"] is not None)
+    bars = page.locator("#ghg-sectors svg rect")
+    assert sorted(float(b.get_attribute("data-value") or "nan") for b in bars.all()) == estimated
+    lines = page.locator("#ghg-trajectory svg path")
+    assert [p.get_attribute("data-name") for p in lines.all()] == ["Actual", "Target"]
+    targets = page.locator("#ghg-trajectory svg [data-value]").count()
+    known = sum((p["actual"] is not None) + (p["target"] is not None) for p in ghg["trajectory"])
+    assert targets == known > 1
+    shot(page, "dashboard-ghg", full_page=True)
+
+
+def test_two_scenarios_are_compared_in_charts(page: Page, site: Site) -> None:
+    sign_in(page, site, site.seeded.operator_key)
+    page.click("#views-nav a[data-view=scenarios]")
+    assert settled(page, "scenarios") == "ready"
+    page.wait_for_selector("#scenario-charts[data-compared]")
+    compared = page.get_attribute("#scenario-charts", "data-compared") or ""
+    first, second = compared.split(",")
+    assert {first, second} == {"fast", "slow"}
+    answer = site.get(f"/insight/scenarios/compare?ids={compared}", site.seeded.operator_key,
+                      site.seeded.tenant)
+    emissions = page.locator("#scenario-emissions svg")
+    assert emissions.get_attribute("data-series") == "2"
+    for n, scenario in enumerate(answer["scenarios"]):
+        drawn = page.locator(f"#scenario-emissions svg path[data-name='{scenario['name']}']")
+        assert drawn.count() == 1
+        values = [float(v) for v in page.eval_on_selector_all(
+            "#scenario-emissions svg [data-value]",
+            "(nodes, n) => nodes.filter((_, i) => Math.floor(i / (nodes.length / 2)) === n)"
+            ".map((node) => node.getAttribute('data-value'))", n)]
+        assert values == [y["tco2e"] for y in scenario["years"]]
+    page.select_option("#scenario-b", first)
+    page.wait_for_function("(id) => document.querySelector('#scenario-charts')"
+                           ".dataset.compared === id", arg=first)
+    assert page.get_attribute("#scenario-emissions svg", "data-series") == "1"
+    page.select_option("#scenario-b", second)
+    page.wait_for_function("(c) => document.querySelector('#scenario-charts')"
+                           ".dataset.compared === c", arg=compared)
+    shot(page, "dashboard-scenarios", full_page=True)
+
+
+def test_a_forecast_is_drawn_against_what_was_measured(page: Page, site: Site) -> None:
+    sign_in(page, site, site.seeded.operator_key)
+    page.click("#views-nav a[data-view=forecasts]")
+    assert settled(page, "forecasts") == "ready"
+    page.wait_for_selector("#forecast-chart svg")
+    assert page.input_value("#forecast-entity") == site.forecast
+    served = site.get(f"/insight/forecasts?entity={site.forecast}", site.seeded.operator_key,
+                      site.seeded.tenant)
+    markers = page.locator("#forecast-chart svg [data-value]")
+    measured = sum(p["actual"] is not None for p in served["points"])
+    assert markers.count() == len(served["points"]) + measured
+    assert [p.get_attribute("data-name") for p in
+            page.locator("#forecast-chart svg path").all()] == ["Forecast", "Measured"]
+    shot(page, "dashboard-forecast", full_page=True)

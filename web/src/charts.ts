@@ -77,9 +77,11 @@ export function lineChart(host: HTMLElement, chart: LineChart): void {
       root.append(svg("line", { x1: pad.left, x2: W - pad.right, y1: y(v), y2: y(v), class: "grid" }));
       root.append(text(pad.left - 6, y(v) + 4, fmt(v), "end"));
     }
-    const step = Math.max(1, Math.ceil(n / 8));
+    const longest = Math.max(...chart.labels.map((l) => l.length));
+    const step = Math.max(1, Math.ceil((n * longest * 7) / (plotW * 0.8)));
     chart.labels.forEach((label, i) => {
-      if (i % step === 0 || i === n - 1) root.append(text(x(i), H - 10, label, "middle"));
+      const last = i === n - 1;
+      if ((i % step === 0 && (last || n - 1 - i >= step / 2)) || last) root.append(text(x(i), H - 10, label, "middle"));
     });
   }
   chart.series.forEach((s, index) => {
@@ -92,12 +94,11 @@ export function lineChart(host: HTMLElement, chart: LineChart): void {
     });
     root.append(svg("path", { d: d.trim(), fill: "none", stroke: s.colour, "stroke-width": chart.compact ? 2 : 2.5,
       "stroke-dasharray": s.dashed ? "6 4" : "none", "data-name": s.name }));
-    if (!chart.compact) {
-      s.values.forEach((v, i) => {
-        if (v === null) return;
-        root.append(marker(index, x(i), y(v), s.colour, s.name, chart.labels[i], v));
-      });
-    }
+    s.values.forEach((v, i) => {
+      // A compact chart marks only its latest value (the one a card shows).
+      if (v === null || (chart.compact && i !== s.values.length - 1)) return;
+      root.append(marker(index, x(i), y(v), s.colour, s.name, chart.labels[i], v));
+    });
   });
   figure.append(root);
   if (!chart.compact) {
@@ -141,7 +142,7 @@ export function barChart(host: HTMLElement, title: string, unit: string, bars: B
   }
   const row = 26;
   const W = 560;
-  const left = 170;
+  const left = 230;
   const right = 90;
   const H = bars.length * row + 8;
   const high = Math.max(...bars.map((b) => b.value), 1e-9);
@@ -151,7 +152,7 @@ export function barChart(host: HTMLElement, title: string, unit: string, bars: B
   bars.forEach((b, i) => {
     const yTop = 4 + i * row;
     const width = Math.max(((W - left - right) * Math.max(b.value, 0)) / high, 1);
-    root.append(text(left - 8, yTop + 17, b.label.length > 26 ? `${b.label.slice(0, 25)}…` : b.label, "end"));
+    root.append(text(left - 8, yTop + 16, b.label.length > 34 ? `${b.label.slice(0, 33)}…` : b.label, "end"));
     const rect = svg("rect", { x: left, y: yTop + 3, width, height: row - 8, fill: COLOURS[i % COLOURS.length],
       "data-value": b.value });
     const tip = svg("title", {});

@@ -5,7 +5,7 @@ import { COLOURS, barChart, lineChart } from "./charts";
 import { badge, facts, fmt, h, loading, ready, refused, table } from "./dom";
 
 interface Indicator {
-  id: string; name: string; iso: string | null; isoConfirmed: boolean; isoSource?: string | null;
+  id: string; name: string; iso: string | null; isoConfirmed: boolean; isoSource?: string | null; standard?: string;
   unit: string; value: number | null; period: string; district: string | null;
   series: { period: string; value: number | null }[];
   grade: { coverage: unknown; timeliness: unknown; method: unknown; overall: unknown } | null;
@@ -51,9 +51,10 @@ function card(ind: Indicator): HTMLElement {
   const labels = ind.series.map((p) => p.period);
   lineChart(chart, { title: `${ind.name}, trend`, unit: ind.unit, labels, compact: true,
     width: 240, height: 60, series: [{ name: ind.name, colour: COLOURS[0], values: ind.series.map((p) => p.value) }] });
-  const iso = ind.iso
-    ? h("p", { class: "iso" }, ind.iso, ind.isoConfirmed ? "" : " (clause to be confirmed)")
-    : h("p", { class: "iso" }, "No ISO reference (a civictwin indicator)");
+  const iso = h("p", { class: "iso" }, ind.iso
+    ? `${ind.iso}${ind.isoConfirmed ? "" : " (clause not yet confirmed)"}`
+    : ind.standard ? `${ind.standard}; clause not yet confirmed` : "No ISO reference");
+  if (ind.isoSource) iso.title = `Confirmed by ${ind.isoSource}`;
   const trend = ind.series.length > 1
     ? `${ind.series.length} periods, ${labels[0]} to ${labels[labels.length - 1]}` : "one period so far";
   return h("article", { class: "card", "data-indicator": ind.id, "aria-labelledby": `ind-${ind.id}` },
@@ -75,7 +76,7 @@ export async function climateView(host: HTMLElement, year = ""): Promise<void> {
     const ghg = await getJson<Ghg>(`insight/ghg${query({ year })}`);
     const bars = ghg.sectors.filter((s) => s.tco2e !== null)
       .sort((a, b) => (b.tco2e ?? 0) - (a.tco2e ?? 0))
-      .map((s) => ({ label: s.sector, value: s.tco2e ?? 0, note: `scope ${s.scope}${s.gpcRef ? `, GPC ${s.gpcRef}` : ""}` }));
+      .map((s) => ({ label: `${s.sector} (scope ${s.scope})`, value: s.tco2e ?? 0, note: `scope ${s.scope}${s.gpcRef ? `, GPC ${s.gpcRef}` : ""}` }));
     const sectors = h("div", { id: "ghg-sectors" });
     barChart(sectors, `Emissions by sector, ${ghg.year}`, "t CO2e", bars);
     const trajectory = h("div", { id: "ghg-trajectory" });
@@ -96,7 +97,6 @@ export async function climateView(host: HTMLElement, year = ""): Promise<void> {
         unreported.length ? h("p", { class: "hint" }, `Not estimated: ${unreported.join(", ")}.`) : null),
       h("section", { "aria-labelledby": "ghg-traj-h" }, h("h3", { id: "ghg-traj-h" }, "Trajectory and target"), trajectory),
       h("p", { class: "hint" }, `Emission factors: version ${ghg.factors.version}${ghg.factors.sources?.length ? `; ${ghg.factors.sources.join("; ")}` : ""}.`));
-    select.focus({ preventScroll: true });
   } catch (error) {
     refused(host, error);
   }
@@ -115,7 +115,7 @@ export async function scenariosView(host: HTMLElement): Promise<void> {
     const first = pick("scenario-a", scenarios[0].id);
     const second = pick("scenario-b", scenarios[Math.min(1, scenarios.length - 1)].id);
     const out = h("div", { id: "scenario-charts" });
-    const draw = (): void => void compare(out, scenarios, first.value, second.value);
+    const draw = (): void => void compare(out, first.value, second.value);
     first.addEventListener("change", draw);
     second.addEventListener("change", draw);
     ready(host, h("div", { class: "toolbar" },
@@ -126,7 +126,7 @@ export async function scenariosView(host: HTMLElement): Promise<void> {
   }
 }
 
-async function compare(host: HTMLElement, all: Scenario[], a: string, b: string): Promise<void> {
+async function compare(host: HTMLElement, a: string, b: string): Promise<void> {
   loading(host, "the comparison");
   try {
     const chosen = a === b
@@ -139,22 +139,36 @@ async function compare(host: HTMLElement, all: Scenario[], a: string, b: string)
         dashed: i === 1, values: (s.years ?? []).map(pickValue) })) });
       return h("section", {}, h("h3", {}, title), box);
     };
-    const keys = [...new Set(chosen.flatMap((s) => Object.keys(s.assumptions)))].sort();
-    const assumptions = table("Assumptions", ["", ...chosen.map((s) => s.name)],
-      keys.map((k) => [k, ...chosen.map((s) => show(s.assumptions[k]))]));
+    const flat = chosen.map((s) => flatten(s.assumptions));
+    const keys = [...new Set(flat.flatMap((f) => Object.keys(f)))].sort();
+    const differ = keys.filter((k) => new Set(flat.map((f) => f[k])).size > 1);
+    const rows = (names: string[]): string[][] => names.map((k) => [k, ...flat.map((f) => f[k] ?? "—")]);
+    const assumptions = h("section", {},
+      h("h3", {}, "Assumptions"),
+      differ.length && chosen.length > 1
+        ? table("Where the scenarios differ", ["Assumption", ...chosen.map((s) => s.name)], rows(differ), { id: "assumptions-differ" })
+        : h("p", { class: "hint" }, chosen.length > 1 ? "The two scenarios assume the same." : ""),
+      h("details", {}, h("summary", {}, "All assumptions"),
+        table("All assumptions", ["Assumption", ...chosen.map((s) => s.name)], rows(keys))));
     ready(host, chart("scenario-emissions", "Emissions", "t CO2e", (y) => y.tco2e),
       chart("scenario-energy", "Energy use", "MWh", (y) => y.energy_mwh),
       chart("scenario-cost", "Energy cost", "EUR", (y) => y.cost_eur), assumptions);
     host.dataset.compared = chosen.map((s) => s.id).join(",");
-    void all;
   } catch (error) {
     refused(host, error);
   }
 }
 
-function show(value: unknown): string {
-  if (value === undefined || value === null) return "—";
-  return typeof value === "object" ? JSON.stringify(value) : String(value);
+/** Flatten nested assumptions to "heat_pumps.rate": "0.05" (lists of records are counted). */
+function flatten(value: Record<string, unknown>, prefix = ""): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const name = prefix ? `${prefix}.${key}` : key;
+    if (v && typeof v === "object" && !Array.isArray(v)) Object.assign(out, flatten(v as Record<string, unknown>, name));
+    else if (Array.isArray(v)) out[name] = v.every((x) => typeof x !== "object") ? v.join(", ") : `${v.length} items`;
+    else out[name] = v === null || v === undefined ? "—" : String(v);
+  }
+  return out;
 }
 
 export async function forecastsView(host: HTMLElement): Promise<void> {
