@@ -31,6 +31,7 @@ from civictwin.ngsild import meta_api, registrations_api, subscriptions_api
 from civictwin.ngsild.notifier import Notifier
 from civictwin.ngsild.temporal_api import router as temporal_router
 from civictwin.ops import api as ops_api
+from civictwin.privacy import api as privacy_api
 from civictwin.store import Store
 from civictwin.twin import open_twin
 from civictwin.web import api as web_api
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(consent_api.router)
     app.include_router(algorithms_api.router)
     app.include_router(insight_api.router)
+    app.include_router(privacy_api.router)
     auth.install(app)
     ops_api.install(app, settings, twin.store)
     _error_handlers(app)

@@ -142,6 +142,41 @@ WHERE h.entity_type = 'WeatherObserved' AND h.name = 'temperature'
 GROUP BY h.entity_id, COALESCE(s.district_id, ''), h.day
 ORDER BY station_id, day""", ("start", "end"),
         "Daily mean, highest and lowest air temperature (°C) and hours measured, per station."),
+    Job("privacy_readings", """
+SELECT h.entity_id AS meter_id,
+       CASE WHEN :grain = 'day' THEN h.day WHEN :grain = 'month' THEN SUBSTR(h.day, 1, 7)
+            ELSE '' END AS bucket,
+       CASE WHEN :grain = 'hour' THEN h.observed_s - h.observed_s % 3600 ELSE 0 END AS hour_s,
+       SUM(h.num) AS total, COUNT(*) AS readings
+FROM history h
+WHERE h.attr IN (:attr, :alt_attr) AND h.num IS NOT NULL AND h.day >= :first_day AND h.day <= :last_day
+  AND h.observed_s >= :start_s AND h.observed_s < :end_s
+  AND (:interval_only = 0 OR h.dataset_id = '')
+GROUP BY h.entity_id,
+         CASE WHEN :grain = 'day' THEN h.day WHEN :grain = 'month' THEN SUBSTR(h.day, 1, 7)
+              ELSE '' END,
+         CASE WHEN :grain = 'hour' THEN h.observed_s - h.observed_s % 3600 ELSE 0 END""",
+        ("attr", "alt_attr", "grain", "first_day", "last_day", "start_s", "end_s", "interval_only"),
+        "Per contributor (meter) and hour, day or month: the sum and number of its readings of "
+        "one attribute (privacy/ applies disclosure control to these)."),
+    Job("privacy_profiles", """
+SELECT m.meter_id, COALESCE(m.building_id, '') AS building_id,
+       COALESCE(m.heat_carrier, '') AS heat_carrier, COALESCE(b.district_id, '') AS district_id,
+       COALESCE(b.category, '') AS category, COALESCE(b.heating, '') AS heating,
+       b.year_built, COALESCE(b.street, '') AS street, COALESCE(b.locality, '') AS locality
+FROM meters m
+LEFT JOIN (SELECT entity_id AS building_id,
+                  MAX(CASE WHEN name = 'refCityDistrict' THEN text END) AS district_id,
+                  MAX(CASE WHEN name = 'category' THEN COALESCE(json, text) END) AS category,
+                  MAX(CASE WHEN name = 'heatingType' THEN text END) AS heating,
+                  MAX(CASE WHEN name = 'yearBuilt' THEN num END) AS year_built,
+                  MAX(CASE WHEN name = 'address.streetAddress' THEN text END) AS street,
+                  MAX(CASE WHEN name = 'address.addressLocality' THEN text END) AS locality
+           FROM entities WHERE entity_type = 'Building' GROUP BY entity_id) b
+  ON b.building_id = m.building_id
+ORDER BY m.meter_id""", (),
+        "Every meter with the building facts privacy/ groups by: district, use, heating, "
+        "year built, street."),
     Job("history_summary", """
 SELECT h.entity_type, h.name, h.dataset_id, COUNT(*) AS instances,
        COUNT(DISTINCT h.entity_id) AS entities, MIN(h.day) AS first_day,

@@ -3,7 +3,11 @@
 A token opens data only while its transfer is STARTED, its agreement FINALIZED and in force,
 and its consumer an active participant; then the agreement's ODRL policy decides this request
 (purpose from the `CivicTwin-Purpose` header, place from the request's geo-query, time, prior
-uses, raw or aggregated form). An allowed request is confined to the dataset: its tenant is
+uses, raw or aggregated form). A request to /privacy/ is a disclosure-controlled release made
+under the agreement's own rules (privacy/); NGSI-LD reads are raw, and a temporal
+aggregation (`aggrMethods`) is an aggregate of one contributor, so a policy asking for
+aggregates of a minimum size or for disclosure rules admits none of them. An allowed request is
+confined to the dataset: its tenant is
 forced, its type selection must name only the dataset's types (none given: all of them), an
 entity retrieval outside those types is not found, and /types and /attributes are answered
 here from the dataset's types alone. Reads only. Every decision goes to the audit log.
@@ -45,6 +49,7 @@ from civictwin.store import Store
 from civictwin.store.dataspace import DataspaceStore
 
 PREFIX = "/ngsi-ld/v1"
+PRIVACY = "/privacy"
 PURPOSE_HEADER = b"civictwin-purpose"
 
 
@@ -84,10 +89,15 @@ def admit_transfer(state: Any, scope: Scope, principal: Principal) -> ASGIApp | 
     grant = _grant(store, settings, principal.transfer_pid)
     try:
         _in_force(grant)
-        answer = _confine(state, scope, grant)
         policy = parse_policy(grant.agreement.agreement or {})
-        decision = evaluate(policy, _access_request(scope, grant, actor),
-                            _places(store, grant.tenant, policy))
+        answer: ASGIApp | None = None
+        if scope["path"].startswith(PRIVACY + "/"):
+            _aggregates(scope, grant)
+            request = _aggregate_request(scope, grant, actor, policy)
+        else:
+            answer = _confine(state, scope, grant)
+            request = _access_request(scope, grant, actor)
+        decision = evaluate(policy, request, _places(store, grant.tenant, policy))
     except CivicTwinError as exc:
         _record(store, grant, actor, "access.denied", scope, {"reason": exc.detail})
         raise
@@ -127,10 +137,45 @@ def _access_request(scope: Scope, grant: Grant, actor: str) -> AccessRequest:
     agreed = (grant.agreement.agreement or {}).get("timestamp")
     elapsed = now - _moment(agreed) if isinstance(agreed, str) else None
     temporal = scope["path"].startswith(f"{PREFIX}/temporal/")
-    form = "aggregate" if temporal and params.get("aggrMethods") else "raw"
+    # aggrMethods aggregates one entity's series over time: a group of one contributor.
+    form, size = ("aggregate", 1) if temporal and params.get("aggrMethods") else ("raw", None)
     return AccessRequest(at=now, action="use", assignee=actor, purpose=_purpose(scope),
                          location=_location(params), count=grant.agreement.uses,
-                         elapsed=elapsed, form=form, target=grant.transfer.dataset_id)
+                         elapsed=elapsed, form=form, group_size=size,
+                         target=grant.transfer.dataset_id)
+
+
+def _aggregate_request(scope: Scope, grant: Grant, actor: str, policy: Policy) -> AccessRequest:
+    """Describe a disclosure-controlled release: aggregates under the policy's own rules."""
+    from civictwin.privacy.rules import DisclosureRules
+
+    rules = DisclosureRules.from_policy(policy)
+    plain = _access_request(scope, grant, actor)
+    return AccessRequest(at=plain.at, action="use", assignee=actor, purpose=plain.purpose,
+                         count=plain.count, elapsed=plain.elapsed, form="aggregate",
+                         group_size=rules.min_contributors, controlled=True,
+                         target=plain.target)
+
+
+def _aggregates(scope: Scope, grant: Grant) -> None:
+    """Admit a privacy request: it must be an aggregate or ledger read over a meter dataset."""
+    path, method = scope["path"], scope["method"]
+    asks = path == f"{PRIVACY}/aggregates" and method == "POST"
+    reads = path.startswith(f"{PRIVACY}/releases") and method in ("GET", "HEAD")
+    if not (asks or reads):
+        raise Forbidden("a transfer's token asks for aggregates (POST /privacy/aggregates) "
+                        "and reads its releases (GET /privacy/releases)")
+    if not any(t.endswith("/SmartMeteringObservation") for t in grant.types):
+        raise Forbidden(f"dataset {grant.transfer.dataset_id} holds no meter data to aggregate")
+    tenant = _header(scope, b"ngsild-tenant")
+    if tenant is not None and tenant != grant.tenant:
+        raise Forbidden(f"transfer {grant.transfer.pid} opens tenant "
+                        f"{grant.tenant or '(default)'!r}, not {tenant!r}")
+    _set_header(scope, b"ngsild-tenant", grant.tenant)
+    scope.setdefault("state", {})["privacy_grant"] = {
+        "agreement": grant.agreement.agreement_id, "consumer": grant.transfer.counterparty,
+        "tenant": grant.tenant, "policy": grant.agreement.agreement or {},
+        "dataset": grant.transfer.dataset_id}
 
 
 def _places(store: Store, tenant: str, policy: Policy) -> dict[str, BaseGeometry]:

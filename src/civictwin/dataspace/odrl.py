@@ -21,6 +21,7 @@ from shapely.geometry.base import BaseGeometry
 from civictwin.dataspace.durations import Duration, parse_duration
 from civictwin.dataspace.odrl_model import (
     CIVICTWIN_ODRL,
+    DISCLOSURE_OPERANDS,
     LEFT_OPERANDS,
     LOGICAL,
     ODRL,
@@ -232,6 +233,8 @@ def _value(left: str, operator: str, right: Any, where: str) -> Any:
 
 
 def _single(left: str, right: Any, where: str) -> Any:
+    if left in DISCLOSURE_OPERANDS:
+        return _disclosure(left, right, where)
     if left in ("purpose", "recipient"):
         if not isinstance(right, str) or not right.strip():
             raise BadRequestData(f"{where}: a {left} must be a non-empty string")
@@ -251,6 +254,38 @@ def _single(left: str, right: Any, where: str) -> Any:
     if isinstance(right, str) and right in ("aggregate", "raw"):
         return right
     return _whole(right, where, "an aggregation (a group size, or 'aggregate' / 'raw')")
+
+
+def _disclosure(left: str, right: Any, where: str) -> Any:
+    """Parse a disclosure rule's value: a count, a share, a positive number or a word list."""
+    if left == "civictwin:dominanceCount":
+        count = _whole(right, where, "a dominance count")
+        if count < 1:
+            raise BadRequestData(f"{where}: a dominance count is at least 1")
+        return count
+    if left == "civictwin:disclosureHierarchy":
+        levels = right.split() if isinstance(right, str) else right
+        if not isinstance(levels, list) or not levels or \
+                not all(isinstance(v, str) and v for v in levels):
+            raise BadRequestData(f"{where}: a hierarchy is a list of levels, finest first, "
+                                 "such as 'building block district city'")
+        return tuple(levels)
+    if left == "civictwin:onFail":
+        if right not in ("merge", "suppress"):
+            raise BadRequestData(f"{where}: onFail is 'merge' or 'suppress'")
+        return right
+    number = right
+    if isinstance(number, str):
+        try:
+            number = float(number)
+        except ValueError:
+            number = None
+    if isinstance(number, bool) or not isinstance(number, int | float) or number <= 0 or \
+            (left == "civictwin:dominanceShare" and number > 1):
+        what = "a share above 0 and at most 1" if left == "civictwin:dominanceShare" else \
+            "a number above 0"
+        raise BadRequestData(f"{where}: {left} needs {what} (got {right!r})")
+    return float(number)
 
 
 def _whole(right: Any, where: str, what: str) -> int:
@@ -414,6 +449,8 @@ class _Checker:
             return _durations(c.operator, r.elapsed, c.value)
         if c.left == "civictwin:retention":
             return _durations(c.operator, r.retention, c.value)
+        if c.left in DISCLOSURE_OPERANDS:
+            return r.form == "aggregate" and r.controlled
         return _aggregation(c.operator, r, c.value)
 
     def spatial(self, c: Constraint) -> Truth:

@@ -27,8 +27,22 @@ LEFT_OPERANDS = {
     "elapsedTime": ("eq", "lt", "lteq", "gt", "gteq"),
     "civictwin:aggregation": ("eq", "neq", "gt", "gteq"),
     "civictwin:retention": ("eq", "lt", "lteq"),
+    # Disclosure control (privacy/rules.py): met only by a release civictwin's disclosure
+    # control makes under these very rules, never by raw data.
+    "civictwin:dominanceCount": ("eq",),
+    "civictwin:dominanceShare": ("lteq",),
+    "civictwin:disclosureHierarchy": ("eq",),
+    "civictwin:onFail": ("eq",),
+    "civictwin:epsilon": ("lteq",),
+    "civictwin:privacyBudget": ("lteq",),
+    "civictwin:contributionBound": ("lteq",),
 }
 """The operands civictwin evaluates, with the operators that apply to each."""
+DISCLOSURE_OPERANDS = frozenset({
+    "civictwin:dominanceCount", "civictwin:dominanceShare", "civictwin:disclosureHierarchy",
+    "civictwin:onFail", "civictwin:epsilon", "civictwin:privacyBudget",
+    "civictwin:contributionBound"})
+"""Operands that state disclosure rules; only a disclosure-controlled release meets them."""
 
 OPERATORS = ("eq", "neq", "lt", "lteq", "gt", "gteq", "isA", "isPartOf", "isAnyOf", "isAllOf",
              "isNoneOf")
@@ -157,6 +171,7 @@ class AccessRequest:
     retention: timedelta | None = None
     target: str | None = None
     within: frozenset[str] = frozenset()
+    controlled: bool = False  # made by civictwin's disclosure control under the policy's rules
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,25 @@ def constraint_phrase(c: Constraint, names: Mapping[str, str] | None = None) -> 
         span = describe_duration(c.value)
         return {"eq": f"keeping the data for {span}", "lt": f"keeping the data less than {span}",
                 "lteq": f"keeping the data no longer than {span}"}[c.operator]
+    if c.left in _DISCLOSURE:
+        return _DISCLOSURE[c.left].format(v=" ".join(c.value) if isinstance(c.value, tuple)
+                                          else c.value, pct=_percent(c.value))
     return _aggregation(c)
+
+
+_DISCLOSURE = {
+    "civictwin:dominanceCount": "with the dominance rule over the {v} largest contributor(s)",
+    "civictwin:dominanceShare": "where the largest contributors hold at most {pct} of a cell",
+    "civictwin:disclosureHierarchy": "merging small cells along {v}",
+    "civictwin:onFail": "(cells that fail: {v})",
+    "civictwin:epsilon": "with differential privacy of epsilon {v} per release",
+    "civictwin:privacyBudget": "within a privacy budget of epsilon {v} in all",
+    "civictwin:contributionBound": "counting at most {v} per contributor and cell",
+}
+
+
+def _percent(value: Any) -> str:
+    return f"{value:.0%}" if isinstance(value, float) and value <= 1 else str(value)
 
 
 def _purpose(operator: str, value: Any) -> str:

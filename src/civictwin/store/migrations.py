@@ -81,6 +81,13 @@ def _v13_scenarios(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.scenarios, schema.scenario_results])
 
 
+def _v14_privacy(conn: Connection) -> None:
+    """Create the privacy release ledger, contributor set and budget tables."""
+    tables = [schema.privacy_releases, schema.privacy_footprints,
+              schema.privacy_contributor_sets, schema.privacy_consumers, schema.privacy_budgets]
+    schema.metadata.create_all(conn, tables=tables)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _v1_entities),
     (2, _v2_temporal),
@@ -93,6 +100,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (10, _v10_policy),
     (11, _v11_catalog),
     (13, _v13_scenarios),
+    (14, _v14_privacy),
 ]
 """(version, step) pairs; dialect-specific statements per version live in the store modules."""
 

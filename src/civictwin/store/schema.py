@@ -466,3 +466,66 @@ scenario_results = Table(
     Column("dpsir", String, nullable=False),
     Column("value", Float, nullable=False),
 )
+
+# Privacy (privacy/, store/privacy.py): the release ledger per consumer. A release is one
+# answer; its cells that carried a value are its footprint (quantity, time window, the set of
+# contributors) against which later releases to the same consumer are checked for
+# differencing. Contributor sets are stored once per distinct set (its sha256 over the sorted
+# member ids). A privacy budget row per agreement tracks the epsilon spent.
+privacy_releases = Table(
+    "privacy_releases",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("id", String, primary_key=True),
+    Column("consumer", String, nullable=False),
+    Column("agreement", String),
+    Column("quantity", String, nullable=False),
+    Column("request", Text, nullable=False),
+    Column("method", Text, nullable=False),
+    Column("cells", Text, nullable=False),
+    Column("epsilon", Float, nullable=False),
+    Column("created_at", String, nullable=False),
+    Index("ix_privacy_releases_consumer", "tenant", "consumer", "created_at"),
+)
+
+privacy_footprints = Table(
+    "privacy_footprints",
+    metadata,
+    Column("pk", PrimaryKey, primary_key=True, autoincrement=True),
+    Column("tenant", String, nullable=False),
+    Column("consumer", String, nullable=False),
+    Column("release_id", String, nullable=False),
+    Column("label", String, nullable=False),
+    Column("quantity", String, nullable=False),
+    Column("window_start", String, nullable=False),
+    Column("window_end", String, nullable=False),
+    Column("set_hash", String, nullable=False),
+    Index("ix_privacy_footprints_consumer", "tenant", "consumer", "quantity", "window_start"),
+)
+
+privacy_contributor_sets = Table(
+    "privacy_contributor_sets",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("set_hash", String, primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("members", Text, nullable=False),
+)
+
+privacy_consumers = Table(
+    "privacy_consumers",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("consumer", String, primary_key=True),
+    Column("releases", Integer, nullable=False),
+)
+
+privacy_budgets = Table(
+    "privacy_budgets",
+    metadata,
+    Column("tenant", String, primary_key=True),
+    Column("agreement", String, primary_key=True),
+    Column("budget", Float, nullable=False),
+    Column("spent", Float, nullable=False),
+    Column("updated_at", String, nullable=False),
+)
