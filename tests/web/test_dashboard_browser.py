@@ -18,11 +18,13 @@ from playwright.sync_api import Browser, Page, Response
 from civictwin.samplecity import SampleCity
 from civictwin.store import Store, open_store
 from tests.servers import serve_twin
+from tests.privacy.city import Meter, build, monthly
 from tests.web.conftest import load_city, shot
 from tests.web.dataspace_seed import Seeded, seed
 from tests.web.insight_seed import seed_insight
 
 pytestmark = pytest.mark.slow
+PRIVATE = "metered"  # a tenant of private meter data, released only as aggregates
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,18 @@ def site(tmp_path_factory: pytest.TempPathFactory, small_city: SampleCity) -> It
     load_city(store, tenant, small_city)
     seeded = seed(store, tenant)
     building = seed_insight(store, folder / "lake", small_city, tenant)
+    build(store, PRIVATE, [Meter(n, "North" if n <= 12 else "South",
+                                 readings=monthly(2024, [100.0 + n] * 12)) for n in range(1, 16)])
     with serve_twin(store, auth_required=True, anonymous_read=(tenant,),
                     lake_path=str(folder / "lake")) as base:
+        # Two ledgers (one per consumer): one consumer's second release would difference.
+        for on_fail, consumer in (("merge", seeded.consumer_id), ("suppress", None)):
+            answer = httpx.post(f"{base}/privacy/aggregates", json={
+                "quantity": "electricity", "groupBy": ["district"], "period": None,
+                "start": "2024-01-01", "end": "2025-01-01", "consumer": consumer,
+                "rules": {"minContributors": 10, "onFail": on_fail}}, headers={
+                "Authorization": f"Bearer {seeded.operator_key}", "NGSILD-Tenant": PRIVATE})
+            assert answer.status_code == 201, answer.text
         yield Site(base, store, seeded, building)
 
 
@@ -250,3 +262,32 @@ def test_a_forecast_is_drawn_against_what_was_measured(page: Page, site: Site) -
     assert [p.get_attribute("data-name") for p in
             page.locator("#forecast-chart svg path").all()] == ["Forecast", "Measured"]
     shot(page, "dashboard-forecast", full_page=True)
+
+
+def test_the_aggregates_view_shows_each_cell_with_its_status(page: Page, site: Site) -> None:
+    sign_in(page, site, site.seeded.operator_key, tenant=False)
+    page.goto(f"{site.base}/web/?tenant={PRIVATE}#aggregates")
+    assert settled(page, "aggregates") == "ready"
+    page.wait_for_selector("#cells-table tbody tr")
+    releases = site.get("/privacy/releases", site.seeded.operator_key, PRIVATE)
+    assert page.locator("#release option").count() == len(releases) == 2
+    newest = releases[0]
+    assert newest["method"]  # the suppressing release, asked for last
+    rows = page.locator("#cells-table tbody tr")
+    assert rows.count() == len(newest["cells"])
+    for row, cell in zip(rows.all(), newest["cells"], strict=True):
+        texts = [c.text_content() or "" for c in row.locator("td").all()]
+        assert texts[3] == str(cell["contributors"])
+        assert texts[4] == cell["status"] and texts[5] == cell["reason"]
+        assert (texts[2] == "withheld") == (cell["value"] is None)
+    statuses = {c["status"] for c in newest["cells"]}
+    assert "suppressed" in statuses and "released" in statuses
+    shot(page, "dashboard-aggregates-suppressed", full_page=True)
+    page.select_option("#release", releases[1]["id"])
+    page.wait_for_function("(n) => document.querySelectorAll('#cells-table tbody tr').length"
+                           " === n && document.querySelector('#release-cells')"
+                           ".dataset.state === 'ready'", arg=len(releases[1]["cells"]))
+    merged = {c["status"] for c in releases[1]["cells"]}
+    shown = {li.get_attribute("data-status") for li in page.locator("#release-tally li").all()}
+    assert shown == merged
+    shot(page, "dashboard-aggregates-merged", full_page=True)

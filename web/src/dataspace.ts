@@ -203,7 +203,17 @@ function button(label: string, onClick: () => void): HTMLButtonElement {
 }
 
 interface Cell { keys: Record<string, string>; level: string; value: number | null; contributors: number; status: string; reason: string }
-interface Release { id: string; cells: Cell[]; method: Record<string, unknown>; epsilonSpent: number | null; budgetLeft?: number | null; createdAt?: string; quantity?: string }
+interface Release {
+  id: string; consumer?: string; agreement?: string | null; createdAt?: string;
+  request?: { quantity?: string; groupBy?: string[]; period?: string | null; start?: string; end?: string };
+  cells: Cell[]; method: Record<string, unknown>; epsilonSpent: number | null; budgetLeft?: number | null;
+}
+
+function releaseLabel(r: Release): string {
+  const q = r.request;
+  const what = q ? `${q.quantity ?? "?"} by ${(q.groupBy ?? []).join(" × ") || "total"}${q.period ? ` per ${q.period}` : ""}` : r.id;
+  return `${what}${r.consumer ? `, for ${r.consumer}` : ""}${r.createdAt ? ` (${r.createdAt.slice(0, 16).replace("T", " ")})` : ""}`;
+}
 
 export async function aggregatesView(host: HTMLElement): Promise<void> {
   loading(host, "the aggregate releases");
@@ -215,7 +225,7 @@ export async function aggregatesView(host: HTMLElement): Promise<void> {
       return;
     }
     const select = h("select", { id: "release" }, ...releases.map((r) =>
-      h("option", { value: r.id }, `${r.id}${r.createdAt ? ` (${r.createdAt.slice(0, 16)})` : ""}`)));
+      h("option", { value: r.id }, releaseLabel(r))));
     const out = h("div", { id: "release-cells" });
     select.addEventListener("change", () => void release(out, select.value));
     ready(host, h("div", { class: "toolbar" }, h("label", { for: "release" }, "Release"), select), out);
@@ -234,7 +244,10 @@ async function release(host: HTMLElement, id: string): Promise<void> {
     const rows = r.cells.map((c) => [Object.entries(c.keys).map(([k, v]) => `${k}: ${v}`).join(", "), c.level,
       c.value === null ? "withheld" : fmt(c.value), String(c.contributors), badge(c.status, c.status), c.reason]);
     const method = Object.entries(r.method).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : String(v)] as [string, string]);
+    const q = r.request;
     ready(host,
+      facts([["Release", r.id], ["Asked for", releaseLabel(r)], ["Under agreement", r.agreement ?? "none (the data holder's own analysis)"],
+        ["Period", q?.start ? `${q.start} to ${q.end ?? ""}` : null]]),
       h("ul", { class: "tally", id: "release-tally" }, ...Object.entries(counts).map(([s, n]) =>
         h("li", { "data-status": s }, h("strong", {}, String(n)), ` ${s}`))),
       table(`Cells of release ${r.id}`, ["Group", "Level", "Value", "Contributors", "Status", "Reason"], rows, { id: "cells-table" }),
