@@ -291,3 +291,27 @@ def test_the_aggregates_view_shows_each_cell_with_its_status(page: Page, site: S
     shown = {li.get_attribute("data-status") for li in page.locator("#release-tally li").all()}
     assert shown == merged
     shot(page, "dashboard-aggregates-merged", full_page=True)
+
+
+def test_the_views_work_by_keyboard_and_fit_a_phone(browser: Browser, site: Site) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    open_view(page, site, "catalogue")
+    assert settled(page, "catalogue") == "ready"
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.dataset.view") == "agreements":
+            break
+    else:
+        raise AssertionError("the Agreements link is not reachable with Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.body.dataset.view === 'agreements'")
+    assert page.evaluate("document.activeElement.id") == "agreements-heading"
+    assert settled(page, "agreements") == "unauthorized"
+    assert page.get_attribute("#views-nav a[data-view=agreements]", "aria-current") == "page"
+    for view in ("catalogue", f"dataset/{site.seeded.dataset}"):
+        open_view(page, site, view)
+        settled(page, view.split("/")[0])
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, view
+    shot(page, "dashboard-phone-dataset", full_page=True)
+    context.close()

@@ -3,6 +3,7 @@
 // releases' aggregate cells.
 import { getJson } from "./api";
 import { badge, facts, fmt, h, loading, ready, refused, table } from "./dom";
+import { me } from "./session";
 
 interface DatasetSummary {
   id: string; title: string; description: string; publisherName: string; keywords: string[];
@@ -80,7 +81,7 @@ export async function datasetView(host: HTMLElement, id: string): Promise<void> 
 interface Negotiation {
   pid: string; role: string; counterparty: string; counterpartyName: string; dataset: string;
   state: string; agreementId: string | null; agreementStatus: string | null; uses: number;
-  modifiedAt: string; policyText: string | null;
+  modifiedAt: string; policyText: string | null; tenant: string;
 }
 
 interface Transfer { pid: string; role: string; counterparty: string; agreement: string; dataset: string; format: string; state: string; modifiedAt: string }
@@ -92,14 +93,14 @@ export async function agreementsView(host: HTMLElement): Promise<void> {
     const states = Object.entries(a.states).map(([s, n]) => `${n} ${s.toLowerCase()}`).join(", ") || "none";
     const negotiations = a.negotiations.map((n) => h("article", { class: "agreement", "data-pid": n.pid },
       h("h3", {}, n.agreementId ?? n.pid, " ", badge(n.state, n.state)),
-      facts([["Dataset", h("a", { href: datasetHref(n.dataset) }, n.dataset)], ["We are", n.role],
+      facts([["Dataset", n.tenant === (me()?.tenant ?? "") ? h("a", { href: datasetHref(n.dataset) }, n.dataset) : n.dataset],
+        ["This twin is the", n.role],
         ["With", `${n.counterpartyName} (${n.counterparty})`], ["Agreement", n.agreementStatus ?? "not reached yet"],
         ["Uses so far", String(n.uses)], ["Last step", n.modifiedAt]]),
       n.policyText ? h("details", {}, h("summary", {}, "What was agreed"), h("p", { class: "policy-text" }, n.policyText)) : null));
     const transfers = a.transfers.map((t) => [t.pid, t.agreement, t.dataset, t.format, badge(t.state, t.state), t.modifiedAt]);
     ready(host, h("p", { id: "negotiation-states" }, `Negotiations: ${states}.`),
       ...(negotiations.length ? negotiations : [h("p", { class: "hint" }, "No negotiations yet.")]),
-      h("h3", {}, "Transfers"),
       transfers.length ? table("Transfers", ["Process", "Agreement", "Dataset", "Format", "State", "Last step"], transfers)
         : h("p", { class: "hint" }, "No transfers yet."));
   } catch (error) {

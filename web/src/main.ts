@@ -4,7 +4,7 @@
 import maplibregl from "maplibre-gl";
 import type { MapGeoJSONFeature, StyleSpecification } from "maplibre-gl";
 import {
-  apiUrl, followChanges, getJson, ngsiJson, requestHeaders,
+  ApiError, apiUrl, followChanges, getJson, ngsiJson, requestHeaders,
   type EntityChange, type MapInfo, type MeasureInfo,
 } from "./api";
 import { drawChart, type Point } from "./chart";
@@ -376,10 +376,14 @@ const app = new CityMap();
 (window as unknown as { civictwinMap: CityMap }).civictwinMap = app;
 // The map starts the first time its view is shown (and is resized each time it comes back).
 window.addEventListener("civictwin:map-shown", () => app.map?.resize());
-startViews(() => {
+startViews(async () => {
   byId("status").textContent = "Loading the map…";
-  app.start().catch((error: unknown) => {
-    byId("status").textContent = `The map could not start: ${String(error)}`;
+  try {
+    await app.start();
+  } catch (error: unknown) {
+    const hint = error instanceof ApiError && error.status === 401 ? " Sign in to see it." : "";
+    byId("status").textContent = `The map could not start: ${error instanceof Error ? error.message : String(error)}.${hint}`;
     document.body.dataset.mapError = String(error);
-  });
+    throw error;
+  }
 });

@@ -26,7 +26,7 @@ export const VIEWS: Record<string, View> = {
 const byId = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
 /** Build the views' <main> elements and navigation, then follow the location's hash. */
-export function startViews(showMap: () => void): void {
+export function startViews(showMap: () => Promise<void>): void {
   const nav = byId("views-nav");
   const after = byId("view-map");
   for (const [name, view] of Object.entries(VIEWS)) {
@@ -60,8 +60,10 @@ export function startViews(showMap: () => void): void {
     document.body.dataset.view = chosen;
     if (chosen === "map") {
       document.title = "civictwin — city map";
-      if (!mapStarted) showMap();
-      mapStarted = true;
+      if (!mapStarted) {
+        mapStarted = true;
+        showMap().catch(() => { mapStarted = false; }); // e.g. not signed in yet: retry next time
+      }
       window.dispatchEvent(new Event("civictwin:map-shown"));
       return;
     }

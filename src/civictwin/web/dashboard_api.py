@@ -84,6 +84,7 @@ def agreements(request: Request) -> JSONResponse:
         row = n.to_json()
         row["counterpartyName"] = names.get(n.counterparty, n.counterparty)
         row["agreementId"] = n.agreement_id
+        row["tenant"] = n.tenant
         row["policyText"] = _policy_text(n.agreement or n.offer, names)["text"]
         rows.append(row)
     transfers = []
