@@ -17,8 +17,8 @@ from playwright.sync_api import Browser, Page, Response
 
 from civictwin.samplecity import SampleCity
 from civictwin.store import Store, open_store
-from tests.servers import serve_twin
 from tests.privacy.city import Meter, build, monthly
+from tests.servers import serve_twin
 from tests.web.conftest import load_city, shot
 from tests.web.dataspace_seed import Seeded, seed
 from tests.web.insight_seed import seed_insight
