@@ -26,7 +26,7 @@ def civictwin(*args: str) -> subprocess.CompletedProcess[str]:
 def test_demo_loads_a_queryable_city(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     run = civictwin("demo", "--database-url", url, "--buildings", "60", "--load-only",
-                    "--history-meters", "2")
+                    "--history-meters", "2", "--no-insight")
     assert run.returncode == 0, run.stderr
     assert "loaded" in run.stderr
     (key,) = [line.removeprefix("export KEY=") for line in run.stdout.splitlines()
@@ -51,7 +51,8 @@ def test_demo_loads_a_queryable_city(tmp_path: Path) -> None:
                           "count": "true", "limit": "0"}, ctx, 20)
     assert broker.query("", query).count == 60
     store.close()
-    again = civictwin("demo", "--database-url", url, "--buildings", "60", "--load-only")
+    again = civictwin("demo", "--database-url", url, "--buildings", "60", "--load-only",
+                      "--no-insight")
     assert again.returncode == 0, again.stderr  # loading twice is idempotent
 
 

@@ -106,6 +106,8 @@ def demo(config: ConfigOpt = None, database_url: DbOpt = None,
              min=0, help="Meters given a year of 15-minute history.")] = 20,
          load_only: Annotated[bool, typer.Option("--load-only",
                                                  help="Load the city, do not serve.")] = False,
+         insight: Annotated[bool, typer.Option(help="Compute the lake, indicators, scenarios "
+                                               "and a forecast on first load.")] = True,
          port: Annotated[int | None, typer.Option(help="Listen port.")] = None) -> None:
     """Load the sample city into the twin, then serve it."""
     from civictwin.demo import load_sample_city
@@ -113,7 +115,7 @@ def demo(config: ConfigOpt = None, database_url: DbOpt = None,
     settings = _settings(config, database_url or "sqlite:///civictwin-demo.db", port=port)
     try:
         loaded = load_sample_city(settings, buildings=buildings, seed=seed,
-                                  history_meters=history_meters)
+                                  history_meters=history_meters, insight=insight)
     except CivicTwinError as exc:
         _fail(exc.detail)
     err.print(f"[green]loaded[/green] {loaded} entities into {settings.database_url}")

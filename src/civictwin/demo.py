@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 from rich.progress import Progress
@@ -17,18 +18,19 @@ from civictwin.samplecity.history import billing_rows, station_rows
 from civictwin.store import Store
 from civictwin.store.base import Entity
 from civictwin.store.temporal import TemporalStore, new_instance_id
-from civictwin.twin import open_twin
+from civictwin.twin import Twin, open_twin
 
 BATCH = 500
 
 
 def load_sample_city(settings: Settings, *, buildings: int = 3000, seed: int = 7,
-                     tenant: str = "", history_meters: int = 20) -> int:
+                     tenant: str = "", history_meters: int = 20, insight: bool = True) -> int:
     """Generate the sample city and upsert it; return the number of entities loaded.
 
     The first `history_meters` meters also get a year of quarter-hour readings in their
     temporal history, every meter its monthly bills and every station its hourly
-    observations, the first time the city is loaded into this database.
+    observations, the first time the city is loaded into this database; then (with
+    `insight`) the lake, indicators, example scenarios and a forecast that /insight serves.
     """
     twin = open_twin(settings)
     try:
@@ -55,6 +57,8 @@ def load_sample_city(settings: Settings, *, buildings: int = 3000, seed: int = 7
             if city.meters and city.meters[0]["id"] in created:
                 smart = frozenset(m["id"] for m in city.meters[:history_meters])
                 load_bills_and_observations(twin.store, city, ctx, tenant, progress, smart)
+                if insight:
+                    compute_insight(twin, tenant, progress)
         return len(entities)
     finally:
         twin.store.close()
@@ -87,3 +91,15 @@ def _insert(history: TemporalStore, rows: list[dict[str, Any]], entities: list[E
     with history.engine.connect().execution_options(write=True) as conn, conn.begin():
         history.insert(conn, rows, entities, tenant)
     return len(rows)
+
+
+def compute_insight(twin: Twin, tenant: str, progress: Progress) -> None:
+    """Export the lake, publish indicators, run the example scenarios, forecast a district."""
+    from civictwin.analytics.insight import compute_all
+
+    task = progress.add_task("computing insight", total=None)
+    examples = Path(__file__).parents[2] / "examples" / "scenarios"
+    files = sorted(examples.glob("*.toml")) if examples.is_dir() else []
+    compute_all(twin.settings, twin.broker, tenant, files,
+                lambda text: progress.update(task, description=text))
+    progress.update(task, description="insight computed", total=1, completed=1)

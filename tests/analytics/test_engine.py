@@ -17,6 +17,7 @@ PARAMS: dict[str, dict[str, Any]] = {
     "energy_use": {"period": "month", "dataset": BILLING, **YEAR},
     "building_stock": YEAR, "air_quality_daily": YEAR, "weather_daily": YEAR,
     "district_population": {}, "history_summary": {},
+    "heat_pump_electricity": {"dataset": BILLING, **YEAR},
 }
 
 
@@ -82,6 +83,14 @@ def test_building_stock_counts_smart_meters_by_resolution(duck: DuckDBEngine) ->
         "floor_area": 1000.0, "smart_metered": 1}
     assert rows[(district(2), "residential")]["floor_area"] == 900.0
     assert sum(r["smart_metered"] for r in rows.values()) == 1
+
+
+def test_heat_pump_buildings_bills_per_month(duck: DuckDBEngine) -> None:
+    rows = duck.run(JOBS["heat_pump_electricity"], PARAMS["heat_pump_electricity"])
+    assert [(r["month"], r["building_id"], r["kwh"]) for r in rows] == [
+        ("2024-01", "urn:ngsi-ld:Building:t:4", 1500.0),
+        ("2024-02", "urn:ngsi-ld:Building:t:4", 1200.0)]
+    assert {(r["use_class"], r["floor_area"]) for r in rows} == {("residential", 500.0)}
 
 
 def test_daily_air_quality_and_temperature(duck: DuckDBEngine) -> None:

@@ -128,7 +128,8 @@ def test_what_cannot_be_forecast_is_refused(metered: tuple[Twin, str, str, str])
 @pytest.mark.slow
 def test_the_forecast_command_prints_writes_and_plots(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'twin.db'}"
-    load_sample_city(Settings(database_url=url), buildings=20, history_meters=1)
+    load_sample_city(Settings(database_url=url), buildings=20, history_meters=1,
+                     insight=False)
     png = tmp_path / "f.png"
     runner = CliRunner()
     done = runner.invoke(app, ["forecast", "--entity", "urn:ngsi-ld:Building:lumen:1",

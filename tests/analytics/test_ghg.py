@@ -23,6 +23,8 @@ from tests.analytics.conftest import district
 
 YEAR = ("2024-01-01", "2025-01-01")
 
+GRID = default_factors().carriers["electricity"].factor  # t CO2 per MWh
+
 
 @pytest.fixture(scope="module")
 def duck(city_lake: Lake) -> Any:
@@ -39,7 +41,13 @@ def test_the_shipped_table_cites_a_source_for_every_factor() -> None:
         assert factor.source, factor.carrier
     assert table.carriers["NaturalGas"].factor == pytest.approx(56.1 * 0.0036, abs=5e-4)
     assert table.carriers["electricity"].scope == 2
-    assert not table.carriers["electricity"].confirmed  # a placeholder, and it says so
+    grid = table.carriers["electricity"]
+    assert (grid.factor, grid.year, grid.default) == (0.281, 2018, True)  # EEA EU-27 average
+    assert "EEA" in grid.source
+    assert table.grid_renewable_share == 0.453 and table.grid["year"] == 2023
+    heat = table.carriers["DistrictHeat"]
+    assert heat.default and not heat.confirmed and "EFH" in heat.source
+    assert all(f.source and f.year for f in table.carriers.values())  # every default cited
 
 
 def test_inventory_lines_follow_the_gpc_layout(duck: DuckDBEngine) -> None:
@@ -49,7 +57,7 @@ def test_inventory_lines_follow_the_gpc_layout(duck: DuckDBEngine) -> None:
     gas = by_ref[("I.1.1", "NaturalGas", district(1))]
     assert (gas.scope, gas.activity_mwh, gas.emissions_t) == ("1", 18.0, pytest.approx(3.636))
     office_power = by_ref[("I.2.2", "electricity", district(1))]
-    assert office_power.emissions_t == pytest.approx(11.0 * 0.25)
+    assert office_power.emissions_t == pytest.approx(11.0 * GRID)
     assert by_ref[("I.3.1", "HeatingOil", district(2))].emissions_t == pytest.approx(13 * 0.267)
     biomass = by_ref[("I.1.1", "Biomass", district(2))]
     assert biomass.emissions_t == 0 and "biogenic CO2 (memo): 0.8 t" in biomass.note
@@ -57,7 +65,7 @@ def test_inventory_lines_follow_the_gpc_layout(duck: DuckDBEngine) -> None:
     assert transport.notation == "NE" and transport.emissions_t is None
     assert "vehicle" in transport.note
     assert inventory.total("2024") == pytest.approx(18 * 0.202 + 7 * 0.224 + 13 * 0.267
-                                                    + 38 * 0.25)
+                                                    + 38 * GRID)
 
 
 def test_a_city_file_overrides_factors_and_targets(duck: DuckDBEngine, tmp_path: Path) -> None:
@@ -71,8 +79,12 @@ def test_a_city_file_overrides_factors_and_targets(duck: DuckDBEngine, tmp_path:
     inventory = build_inventory(duck, table, *YEAR)
     assert inventory.total("2024") == pytest.approx(18 * 0.202 + 7 * 0.224 + 13 * 0.267 + 3.8)
     values = {(v.key, v.area_id): v for v in compute(duck, table, *YEAR)}
+    ambient = (1500 + 1200 - 2 * 500 * 28 / 12) * 2  # the heat pump's, at the default SPF 3
     assert values[("renewable-share", "")].value == pytest.approx(
-        100 * (2000 + 38000 * 0.5) / 78000)
+        100 * (2000 + 38000 * 0.5 + ambient) / (78000 + ambient))
+    assert table.grid == {"renewable_share": 0.5, "default": False, "year": None,
+                          "source": "city file city.toml"}
+    assert not table.carriers["electricity"].default
     points = {p.year: p for p in trajectory(inventory)}
     assert points[1990].target_t == 40.0
     assert points[2030].target_t == pytest.approx(40.0 * 0.45)

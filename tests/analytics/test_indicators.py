@@ -11,6 +11,7 @@ from civictwin.analytics.engine import DuckDBEngine
 from civictwin.analytics.ghg import load_factors
 from civictwin.analytics.indicators import (
     CITY,
+    ambient_heat,
     compute,
     data_range,
     grade,
@@ -29,6 +30,10 @@ from civictwin.twin import open_twin
 from tests.analytics.conftest import district
 
 YEAR = ("2024-01-01", "2025-01-01")
+GRID = load_factors().carriers["electricity"].factor  # t CO2 per MWh
+SHARE = load_factors().grid_renewable_share or 0.0
+# building 4 (heat pump, residential, 500 m²): bills less 28 kWh/m²·a of appliances, x (SPF - 1)
+AMBIENT = sum(max(kwh - 500 * 28 / 12, 0) for kwh in (1500, 1200)) * (3.0 - 1)
 
 
 @pytest.fixture(scope="module")
@@ -60,21 +65,33 @@ def test_energy_indicators_per_city_and_district(yearly: dict[tuple[str, str], A
     assert (quality.letter, quality.coverage, round(quality.timeliness, 3)) == ("C", 1.0, 0.167)
 
 
-def test_renewable_share_counts_biomass_and_says_what_is_missing(
+def test_renewable_share_counts_every_renewable_source_the_twin_knows(
         yearly: dict[tuple[str, str], Any]) -> None:
     share = yearly[("renewable-share", CITY)]
-    assert share.value == pytest.approx(100 * 2000 / 78000)
+    renewable = 2000 + 38000 * SHARE + 7000 * 0.0 + AMBIENT  # biomass, grid, heat, heat pump
+    assert share.value == pytest.approx(100 * renewable / (78000 + AMBIENT))
     assert share.grade.method == "partial"
-    assert "grid renewable share not set" in share.note
-    north = yearly[("renewable-share", district(1))]
-    assert north.value is None and "not computable" in north.note
+    assert "Biomass 2.0 MWh" in share.note and "ambient heat 0.7 MWh" in share.note
+    assert "no rooftop PV" in share.note and "default" in share.note
+    north = yearly[("renewable-share", district(1))]  # gas, district heat and grid only
+    assert north.value == pytest.approx(100 * 16500 * SHARE / 41500)
+
+
+def test_renewable_share_without_a_grid_share_or_renewables_is_not_computable(
+        duck: DuckDBEngine, tmp_path: Path) -> None:
+    path = tmp_path / "city.toml"
+    path.write_text("[grid]\nrenewable_share = 0\n[heat_pumps]\nspf = 1\n")
+    values = {(v.key, v.area_id): v for v in compute(duck, load_factors(path), *YEAR)}
+    assert values[("renewable-share", CITY)].value == pytest.approx(100 * 2000 / 78000)
+    assert values[("renewable-share", district(1))].value == 0.0
+    assert ambient_heat([], load_factors(path), "2024", CITY) == 0.0
 
 
 def test_greenhouse_gas_per_capita_uses_the_factor_table(
         yearly: dict[tuple[str, str], Any]) -> None:
-    total = 18 * 0.202 + 7 * 0.224 + 13 * 0.267 + 38 * 0.25
+    total = 18 * 0.202 + 7 * 0.224 + 13 * 0.267 + 38 * GRID
     assert _value(yearly, "ghg-per-capita") == pytest.approx(total / 1500)
-    north = 16.5 * 0.25 + 18 * 0.202 + 7 * 0.224
+    north = 16.5 * GRID + 18 * 0.202 + 7 * 0.224
     assert _value(yearly, "ghg-per-capita", district(1)) == pytest.approx(north / 1000)
 
 

@@ -58,7 +58,10 @@ def test_indicators_are_the_published_kpis(client: TestClient, store: Store, ten
     assert energy["grade"] == {"coverage": 1.0, "timeliness": pytest.approx(0.1667),
                                "method": "measured", "overall": "C"}
     assert energy["datasets"] and energy["formula"]
-    assert isinstance(energy["isoConfirmed"], bool)
+    assert (energy["iso"], energy["isoConfirmed"]) == (None, False)
+    renewable = found["renewable-share"]
+    assert (renewable["iso"], renewable["isoConfirmed"]) == ("ISO 37120:2018 7.2", True)
+    assert "kopavogur" in renewable["isoSource"]
     assert found["no2-annual-mean"]["value"] == pytest.approx(25.0)
     assert found["pm25-annual-mean"]["grade"]["overall"] in "ABCD"
     expected = {v.key for v in computed if v.area_id == CITY and v.period == "2024"}

@@ -134,7 +134,8 @@ def civictwin(*args: str) -> Result:
 @pytest.mark.slow
 def test_the_cli_runs_compares_and_plots(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'twin.db'}"
-    load_sample_city(Settings(database_url=url), buildings=30, history_meters=0)
+    load_sample_city(Settings(database_url=url), buildings=30, history_meters=0,
+                     insight=False)
     examples = Path(__file__).resolve().parents[2] / "examples" / "scenarios"
     for name in ("baseline", "net-zero-2050"):
         run = civictwin("scenario", "run", str(examples / f"{name}.toml"), "--database-url", url)

@@ -106,6 +106,24 @@ ORDER BY period, district_id, use_class, carrier""",
         ("period", "dataset", "start", "end"),
         "Metered energy (kWh) per period, district, building use class and carrier: a meter's "
         "month is its bill in :dataset, or else the sum of its default-dataset readings."),
+    Job("heat_pump_electricity", f"""
+WITH bills AS (
+  SELECT h.entity_id AS meter_id, SUBSTR(h.day, 1, 7) AS month, SUM(h.num) AS kwh
+  FROM history h
+  WHERE h.entity_type = 'SmartMeteringObservation' AND h.dataset_id = :dataset
+    AND h.name = 'electricityConsumption' AND h.num IS NOT NULL AND {_IN_RANGE}
+  GROUP BY h.entity_id, SUBSTR(h.day, 1, 7))
+SELECT month, district_id, building_id, use_class, floor_area, SUM(kwh) AS kwh
+FROM (SELECT bl.month, COALESCE(b.district_id, '') AS district_id, b.building_id,
+             {_USE_CLASS} AS use_class, COALESCE(b.floor_area, 0.0) AS floor_area, bl.kwh
+      FROM bills bl
+      JOIN meters m ON m.meter_id = bl.meter_id
+      JOIN buildings b ON b.building_id = m.building_id
+      WHERE b.heating = 'heatPump') e
+GROUP BY month, district_id, building_id, use_class, floor_area
+ORDER BY month, building_id""", ("dataset", "start", "end"),
+        "Billed electricity (kWh) per month of every building heated by a heat pump, with its "
+        "floor area (m²) and use class."),
     Job("building_stock", f"""
 WITH smart AS (
   SELECT h.entity_id AS meter_id FROM history h

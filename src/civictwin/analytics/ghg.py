@@ -56,6 +56,9 @@ class Factor:
     source: str
     confirmed: bool
     biogenic_co2: float = 0.0
+    renewable_share: float = 0.0  # renewable fraction of the energy the carrier delivers
+    year: int | None = None  # the data year of the published figure
+    default: bool = False  # a shipped default the city is expected to replace
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,16 @@ class FactorTable:
     grid_renewable_share: float | None = None
     targets: dict[str, Any] = field(default_factory=dict)
     sources: tuple[str, ...] = ("package",)
+    grid: dict[str, Any] = field(default_factory=dict)  # share, year, source, default
+    heat_pump_spf: float | None = None
+    heat_pumps: dict[str, Any] = field(default_factory=dict)  # spf, source, default
+
+    def renewable_share(self, carrier: str) -> float:
+        """Return the renewable fraction of a carrier (grid electricity from [grid])."""
+        if carrier == "electricity":
+            return self.grid_renewable_share or 0.0
+        found = self.carriers.get(carrier)
+        return found.renewable_share if found is not None else 0.0
 
 
 def default_factors() -> FactorTable:
@@ -87,7 +100,8 @@ def load_factors(path: Path | None = None) -> FactorTable:
     merged: dict[str, Any] = {
         "version": override.get("version", f"{base.version}+{path.stem}"),
         "carriers": {c: {**vars(f)} for c, f in base.carriers.items()},
-        "grid": {"renewable_share": base.grid_renewable_share}, "targets": dict(base.targets)}
+        "grid": dict(base.grid), "heat_pumps": dict(base.heat_pumps),
+        "targets": dict(base.targets)}
     for carrier, values in dict(override.get("carriers", {})).items():
         if not isinstance(values, dict):
             raise BadRequestData(f"emission factors {path}: carriers.{carrier} is not a table")
@@ -97,7 +111,14 @@ def load_factors(path: Path | None = None) -> FactorTable:
         entry.setdefault("source", f"city file {path.name}")
         if "factor" in values and "source" not in values:
             entry["source"] = f"city file {path.name}"
-    merged["grid"].update(dict(override.get("grid", {})))
+        if "factor" in values:
+            entry["default"] = bool(values.get("default", False))
+            entry["year"] = values.get("year")
+    for section in ("grid", "heat_pumps"):
+        given = dict(override.get(section, {}))
+        if given:  # the city's figure: its source is the city's file unless it names one
+            merged[section].update({"default": False, "source": f"city file {path.name}",
+                                    "year": None, **given})
     merged["targets"].update(dict(override.get("targets", {})))
     return _table(merged, ("package", str(path)))
 
@@ -114,13 +135,40 @@ def _table(doc: Mapping[str, Any], sources: tuple[str, ...]) -> FactorTable:
             raise BadRequestData(f"emission factor {name}: factor >= 0 and scope 1, 2 or 3")
         carriers[name] = Factor(name, factor, scope, str(raw.get("source", "")),
                                 bool(raw.get("confirmed", True)),
-                                float(raw.get("biogenic_co2", 0.0)))
-    share = dict(doc.get("grid", {})).get("renewable_share")
-    if share is not None and not 0.0 <= float(share) <= 1.0:
-        raise BadRequestData("grid.renewable_share must be between 0 and 1")
+                                float(raw.get("biogenic_co2", 0.0)),
+                                _fraction(raw.get("renewable_share", 0.0),
+                                          f"carriers.{name}.renewable_share"),
+                                _year(raw.get("year")), bool(raw.get("default", False)))
+    grid = dict(doc.get("grid", {}))
+    share = grid.get("renewable_share")
+    heat_pumps = dict(doc.get("heat_pumps", {}))
+    spf = heat_pumps.get("spf")
+    try:
+        spf = None if spf is None else float(spf)
+    except (TypeError, ValueError) as exc:
+        raise BadRequestData("heat_pumps.spf must be a number") from exc
+    if spf is not None and spf < 1.0:
+        raise BadRequestData("heat_pumps.spf must be at least 1")
     return FactorTable(str(doc.get("version", "unversioned")), carriers,
-                       None if share is None else float(share), dict(doc.get("targets", {})),
-                       sources)
+                       None if share is None else _fraction(share, "grid.renewable_share"),
+                       dict(doc.get("targets", {})), sources, grid, spf, heat_pumps)
+
+
+def _fraction(value: Any, what: str) -> float:
+    try:
+        share = float(value)
+    except (TypeError, ValueError) as exc:
+        raise BadRequestData(f"{what} must be a number between 0 and 1") from exc
+    if not 0.0 <= share <= 1.0:
+        raise BadRequestData(f"{what} must be between 0 and 1")
+    return share
+
+
+def _year(value: Any) -> int | None:
+    try:
+        return None if value in (None, "") else int(value)
+    except (TypeError, ValueError) as exc:
+        raise BadRequestData(f"emission factor year {value!r} is not a year") from exc
 
 
 @dataclass(frozen=True)
@@ -252,11 +300,21 @@ def write_report(inventory: Inventory, points: list[TrajectoryPoint], folder: Pa
     factors = folder / "emission_factors_used.csv"
     with factors.open("w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)
-        out.writerow(["table_version", "carrier", "factor_t_per_mwh", "scope", "confirmed",
+        out.writerow(["table_version", "carrier", "factor_t_per_mwh", "scope",
+                      "renewable_share", "data_year", "default_to_override", "confirmed",
                       "source"])
-        for f in inventory.factors.carriers.values():
-            out.writerow([inventory.factors.version, f.carrier, f.factor, f.scope,
+        table = inventory.factors
+        for f in table.carriers.values():
+            out.writerow([table.version, f.carrier, f.factor, f.scope,
+                          table.renewable_share(f.carrier), f.year or "", f.default,
                           f.confirmed, f.source])
+        out.writerow([table.version, "grid renewable share", "", "",
+                      table.grid_renewable_share if table.grid_renewable_share is not None
+                      else "", table.grid.get("year") or "", table.grid.get("default", ""),
+                      "", table.grid.get("source", "")])
+        out.writerow([table.version, f"heat pumps, SPF {table.heat_pump_spf}", "", "", "",
+                      table.heat_pumps.get("year") or "", table.heat_pumps.get("default", ""),
+                      "", table.heat_pumps.get("source", "")])
     path = folder / "ghg_trajectory.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)

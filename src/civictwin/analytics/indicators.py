@@ -26,6 +26,8 @@ WHO_24H = {"pm25": 15.0, "no2": 25.0}  # WHO global air quality guidelines 2021,
 HOT_DAY = 30.0  # °C daily maximum
 TROPICAL_NIGHT = 20.0  # °C daily minimum
 VALID_DAY_HOURS = 18  # 75 % of the hours, as air-quality day means usually require
+KOPAVOGUR = ("Kópavogur municipality's public ISO indicator portal, "
+             "https://kopavogur.nightingale.is/Measurements/Reports/")
 EDITIONS = {"ISO 37120": "ISO 37120:2018", "ISO 37122": "ISO 37122:2019",
             "ISO 37123": "ISO 37123:2019"}
 
@@ -74,18 +76,28 @@ REGISTER: dict[str, Indicator] = {i.key: i for i in (
               "KWH", "sum(billed kWh of residential and mixed buildings) / their floorArea",
               ("SmartMeteringObservation.*Consumption[billing]", "Building.category",
                "Building.floorArea")),
-    Indicator("renewable-share", "ISO 37120 (energy)", None,
+    Indicator("renewable-share", "ISO 37120 (energy)", "7.2",
               "Share of total end-use energy from renewable sources", "%", "P1",
-              "(biomass heat + grid electricity x grid renewable share) / total end-use energy",
-              ("SmartMeteringObservation.heatMeterType", "emission factor table grid share")),
-    Indicator("ghg-per-capita", "ISO 37120 (environment and climate change)", None,
+              "(sum of carriers x their renewable share + heat-pump ambient heat) / "
+              "(total end-use energy + ambient heat)",
+              ("SmartMeteringObservation.electricityConsumption[billing]",
+               "SmartMeteringObservation.heatConsumption[billing]",
+               "SmartMeteringObservation.heatMeterType", "Building.heatingType",
+               "Building.floorArea", "emission factor table renewable shares and SPF"),
+              KOPAVOGUR + "d777de1e-a409-47b5-897c-5091c47af3a0 lists this indicator as 7.2 "
+              "in its ISO 37120:2018 series (measurement codes iso37120-2018:__7.x)"),
+    Indicator("ghg-per-capita", "ISO 37120 (environment and climate change)", "8.3",
               "Greenhouse gas emissions per capita", "t CO2e per person", "TNE",
               "GPC BASIC total (estimated sub-sectors) / population",
-              ("GHG inventory (civictwin.analytics.ghg)", "CityDistrict.population")),
-    Indicator("pm25-annual-mean", "ISO 37120 (environment and climate change)", None,
+              ("GHG inventory (civictwin.analytics.ghg)", "CityDistrict.population"),
+              KOPAVOGUR + "45bce2ad-3609-46b7-8917-7151cc00c636 gives the measurement code "
+              "iso37120-2018:__8.3_greenhouse_gas_emissions_measured_in_tonnes_per_capita"),
+    Indicator("pm25-annual-mean", "ISO 37120 (environment and climate change)", "8.1",
               "Fine particulate matter (PM2.5) concentration", "µg/m³", "GQ",
               "mean of valid daily means (>= 18 h) over the area's stations",
-              ("AirQualityObserved.pm25",)),
+              ("AirQualityObserved.pm25",),
+              KOPAVOGUR + "630dccbf-3cb8-4d08-97fb-1451f1d01a39 lists PM2.5 as 8.1 in its "
+              "ISO 37120:2018 series (8.2 PM10 has code iso37120-2018:__8.2_...)"),
     Indicator("no2-annual-mean", "ISO 37120 (environment and climate change)", None,
               "Nitrogen dioxide (NO2) concentration", "µg/m³", "GQ",
               "mean of valid daily means (>= 18 h) over the area's stations",
@@ -98,10 +110,14 @@ REGISTER: dict[str, Indicator] = {i.key: i for i in (
               "Days with NO2 daily mean above the WHO 2021 guideline (25 µg/m³)", "days",
               "DAY", "count of days on which a station's valid daily mean > 25",
               ("AirQualityObserved.no2",)),
-    Indicator("smart-meter-share", "ISO 37122 (energy)", None,
+    Indicator("smart-meter-share", "ISO 37122 (energy)", "7.9",
               "Share of buildings with smart energy meters", "%", "P1",
               "buildings whose meter sends hourly-or-finer readings / buildings",
-              ("SmartMeteringObservation.electricityConsumption", "Building")),
+              ("SmartMeteringObservation.electricityConsumption", "Building"),
+              KOPAVOGUR + "7fe445ab-2cbf-4e1d-9b23-3a93f47267ec lists 'Percentage of "
+              "buildings in the city with smart energy meters' as 7.9 (the standard counts "
+              "public, commercial and industrial buildings, not households, which its 12.1 "
+              "covers; civictwin counts every building)"),
     Indicator("hot-days", "ISO 37123 (resilience, heat exposure)", None,
               "Days with a maximum temperature above 30 °C", "days", "DAY",
               "count of days on which a station's highest hourly temperature > 30 °C",
@@ -163,6 +179,7 @@ class _Context:
     names: dict[str, str]
     population: dict[str, float]
     energy: list[Row]
+    heat_pumps: list[Row]
     stock: list[Row]
     air: list[Row]
     weather: list[Row]
@@ -181,6 +198,7 @@ def compute(engine: AnalyticsEngine, factors: FactorTable, start: str, end: str,
         by, start, end, {r["district_id"]: r["district_name"] for r in people},
         {r["district_id"]: float(r["population"]) for r in people},
         engine.run(JOBS["energy_use"], {"period": "month", "dataset": BILLING, **days}),
+        engine.run(JOBS["heat_pump_electricity"], {"dataset": BILLING, **days}),
         engine.run(JOBS["building_stock"], days), engine.run(JOBS["air_quality_daily"], days),
         engine.run(JOBS["weather_daily"], days))
     ctx.periods = _periods(start, end, by)
@@ -286,29 +304,67 @@ def _energy(ctx: _Context, factors: FactorTable, period: str,
     else:
         out.append(IndicatorValue("residential-energy-per-m2", area, name, period,
                                   residential / area_m2, quality))
-    out.append(_renewable(rows, total, electricity, factors, quality, period, area, name))
+    ambient = ambient_heat(ctx.heat_pumps, factors, period, area)
+    out.append(_renewable(rows, total, ambient, factors, quality, period, area, name))
     return out
 
 
-def _renewable(rows: list[Row], total: float, electricity: float, factors: FactorTable,
+def ambient_heat(rows: list[Row], factors: FactorTable, period: str, area: str) -> float:
+    """Estimate heat pumps' ambient heat (kWh) by the RED method Q x (1 - 1/SPF).
+
+    A heat-pump building's heat-pump electricity is its billed electricity less the benchmark
+    appliance electricity of its use (the scenario model's intensity x floor area, per month),
+    never below zero; the useful heat it delivers is that times the SPF, so the ambient heat is
+    that electricity x (SPF - 1).
+    """
+    from civictwin.analytics.scenario import Baseline
+
+    spf = factors.heat_pump_spf
+    if not spf:
+        return 0.0
+    intensity = Baseline().electricity
+    total = 0.0
+    for r in rows:
+        if _in(period, r["month"]) and _area(r, area):
+            appliances = float(r["floor_area"]) * intensity.get(r["use_class"], 0.0) / 12.0
+            total += max(float(r["kwh"]) - appliances, 0.0) * (spf - 1.0)
+    return total
+
+
+def _renewable(rows: list[Row], total: float, ambient: float, factors: FactorTable,
                quality: Grade | None, period: str, area: str, name: str) -> IndicatorValue:
+    """Share renewable = (carriers x their renewable share + ambient heat) / (total + ambient).
+
+    Carriers: biomass (1), grid electricity (the table's grid share), district heat (its
+    renewable fraction), fossil fuels (0). Ambient heat enters numerator and denominator, as in
+    the Renewable Energy Directive's gross final consumption. Rooftop PV consumed on site is
+    not in the bills, so it is in neither (the twin has no PV generation data).
+    """
     key = "renewable-share"
     if quality is None or not total:
         return IndicatorValue(key, area, name, period, None, None, "no metered energy bills")
-    biomass = sum(r["kwh"] for r in rows if r["carrier"] == "Biomass")
-    share = factors.grid_renewable_share
-    if not biomass and share is None:
+    by_carrier: dict[str, float] = defaultdict(float)
+    for r in rows:
+        by_carrier[r["carrier"]] += r["kwh"]
+    parts = {c: kwh * factors.renewable_share(c) for c, kwh in by_carrier.items()}
+    renewable = sum(parts.values()) + ambient
+    if not renewable and factors.grid_renewable_share is None:
         return IndicatorValue(key, area, name, period, None, None,
-                              "not computable: no renewable supply in the data (no biomass "
-                              "meters, no PV or solar thermal) and no grid renewable share "
-                              "in the factor table")
-    renewable = biomass + electricity * (share or 0.0)
-    missing = ["grid renewable share not set (grid counted as non-renewable)"] if (
-        share is None) else []
-    missing.append("no PV, solar thermal or heat-pump ambient heat data")
+                              "not computable: no renewable supply in the data and no grid "
+                              "renewable share in the factor table")
+    counted = [f"{c} {v / 1000:.1f} MWh" for c, v in sorted(parts.items()) if v]
+    if ambient:
+        counted.append(f"heat-pump ambient heat {ambient / 1000:.1f} MWh (SPF "
+                       f"{factors.heat_pump_spf})")
+    notes = ["renewable: " + (", ".join(counted) or "none")]
+    if factors.grid_renewable_share is None:
+        notes.append("grid renewable share not set (grid counted as non-renewable)")
+    elif factors.grid.get("default"):
+        notes.append("grid share is the table's default, not the city's")
+    notes.append("no rooftop PV generation data")
     partial = grade(quality.coverage, quality.timeliness, "partial")
-    return IndicatorValue(key, area, name, period, 100.0 * renewable / total, partial,
-                          "; ".join(missing))
+    return IndicatorValue(key, area, name, period, 100.0 * renewable / (total + ambient),
+                          partial, "; ".join(notes))
 
 
 def _air(ctx: _Context, period: str, area: str) -> list[IndicatorValue]:
@@ -385,7 +441,8 @@ def data_range(engine: AnalyticsEngine) -> tuple[str, str] | None:
 def rows_for_csv(values: Iterable[IndicatorValue]) -> list[dict[str, Any]]:
     """Return one flat row per value, for CSV."""
     return [{"indicator": v.key, "standard": v.indicator.standard,
-             "clause": v.indicator.clause or "not confirmed", "name": v.indicator.name,
+             "clause": v.indicator.clause or "not confirmed",
+             "clause_source": v.indicator.iso_source or "", "name": v.indicator.name,
              "area_id": v.area_id or "city", "area": v.area_name, "period": v.period,
              "value": "" if v.value is None else f"{v.value:.4f}", "unit": v.indicator.unit,
              "grade": v.grade.letter if v.grade else "", "coverage": (

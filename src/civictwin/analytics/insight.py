@@ -298,3 +298,68 @@ def _actuals(broker: ContextBroker, tenant: str, target: str, kind: str,
     return [None if (x := series.get(t)) is None or math.isnan(x) else float(x)
             for t in times]
 
+
+
+# -- computing it all for a twin (the demo) ------------------------------------------------
+def compute_all(settings: Settings, broker: ContextBroker, tenant: str,
+                scenario_files: list[Any], step: Any = lambda _: None) -> dict[str, int]:
+    """Export the lake, publish the indicators, run scenarios and forecast one district.
+
+    What /insight then serves for the twin; returns how much of each was written.
+    """
+    from civictwin.analytics import indicators as ind
+    from civictwin.analytics.engine import open_engine
+    from civictwin.analytics.lake import Lake, export_lake
+    from civictwin.analytics.scenario import load_assumptions
+    from civictwin.analytics.scenario_runs import run_on_twin
+    from civictwin.ngsild.attributes import now_iso
+    from civictwin.store.lake import LakeSource
+
+    done = {"lake_rows": 0, "indicators": 0, "scenarios": 0, "forecasts": 0}
+    engine = getattr(broker.store, "engine", None)
+    if engine is not None:
+        step("exporting the history to the lake")
+        lake = Lake.at(settings.lake_path, tenant)
+        done["lake_rows"] = export_lake(LakeSource(engine), lake, context(broker).compact,
+                                        settle=0).rows
+        step("computing and publishing the indicators")
+        analytics = open_engine(settings.analytics_engine, lake, settings.spark_master)
+        try:
+            table = load_factors(_factor_file(settings))
+            billed = data_range(analytics)
+            if billed is not None:
+                start, end = ind.period_range(billed[1][:4], billed)
+                values = [*ind.compute(analytics, table, start, end, "year"),
+                          *ind.compute(analytics, table, start, end, "month")]
+                done["indicators"] = ind.publish(broker, tenant, values, tenant or "city",
+                                                 now_iso())
+        finally:
+            analytics.close()
+    for path in scenario_files:
+        step(f"running the scenario {path.stem}")
+        run_on_twin(broker, tenant, load_assumptions(path))
+        done["scenarios"] += 1
+    done["forecasts"] = _forecast_first(broker, tenant, step)
+    return done
+
+
+def _forecast_first(broker: ContextBroker, tenant: str, step: Any) -> int:
+    """Forecast the first meter with history: its building and its district."""
+    ctx = context(broker)
+    history = history_for(broker.store)
+    attr = ctx.expand(forecast_runs.ATTRIBUTE)
+    for meter in entities_of_type(broker, tenant, "SmartMeteringObservation"):
+        if hourly_series(history, tenant, [meter.id], attr, "sum") is None:
+            continue
+        building = str(value(meter, ctx, "refBuilding") or "")
+        found = broker.store.get_entity(tenant, building)
+        district = str(value(found, ctx, "refCityDistrict") or "") if found else ""
+        written = 0
+        for target in ((building, None), (None, district)):
+            if target[0] or target[1]:
+                step(f"forecasting {target[0] or target[1]}")
+                forecast_runs.run_forecast(broker, tenant, forecast_runs.resolve(
+                    broker, tenant, entity=target[0], district=target[1]))
+                written += 1
+        return written
+    return 0
