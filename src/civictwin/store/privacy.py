@@ -83,9 +83,10 @@ class PrivacyStore:
                  t.observed_at < end, t.num.is_not(None)]
         if interval_only:
             where.append(t.dataset_id == "")
+        keys = [t.entity_id, bucket] if grain else [t.entity_id]
         stmt = (select(t.entity_id, bucket.label("bucket"), func.sum(t.num).label("total"),
                        func.count().label("readings"))
-                .where(*where).group_by(t.entity_id, bucket))
+                .where(*where).group_by(*keys))
         with self.engine.connect() as conn:
             return [(r.entity_id, str(r.bucket), float(r.total), int(r.readings))
                     for r in conn.execute(stmt)]
