@@ -198,6 +198,22 @@ def test_an_indicator_card_shows_the_computed_value(page: Page, site: Site) -> N
         iso = card.locator(".iso").text_content() or ""
         assert (indicator["iso"] or indicator["standard"]) in iso
     shot(page, "dashboard-indicators", full_page=True)
+    key = site.seeded.operator_key
+    probe = site.get("/insight/indicators?period=2024-01", key)["indicators"]
+    month = max(p["period"] for i in probe for p in i["series"])
+    monthly = {i["id"]: i for i in site.get(f"/insight/indicators?period={month}",
+                                            key)["indicators"]}
+    page.select_option("#indicator-period", "month")
+    page.wait_for_function("(m) => document.querySelector('#indicator-cards .card .hint')"
+                           "?.textContent.startsWith(m)", arg=month)
+    for card in page.locator("article.card").all():
+        indicator = monthly[card.get_attribute("data-indicator") or ""]
+        raw = card.locator(".value data").get_attribute("data-raw")
+        assert (float(raw) if raw else None) == indicator["value"]
+        trend = card.locator(".spark svg path")
+        assert trend.count() == (1 if len(indicator["series"]) > 1 else 0)
+    assert page.locator(".spark svg path").count() > 0  # months make a trend
+    shot(page, "dashboard-indicators-monthly", full_page=True)
 
 
 def test_the_ghg_inventory_and_trajectory_are_drawn(page: Page, site: Site) -> None:

@@ -20,12 +20,13 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
+/** A captioned table in a box that scrolls sideways on a narrow screen (the page does not). */
 export function table(caption: string, head: string[], rows: Child[][],
-                      attrs: Attrs = {}): HTMLTableElement {
-  return h("table", attrs,
+                      attrs: Attrs = {}): HTMLElement {
+  return h("div", { class: "table-wrap" }, h("table", attrs,
     h("caption", {}, caption),
     h("thead", {}, h("tr", {}, ...head.map((c) => h("th", { scope: "col" }, c)))),
-    h("tbody", {}, ...rows.map((r) => h("tr", {}, ...r.map((c) => h("td", {}, c))))));
+    h("tbody", {}, ...rows.map((r) => h("tr", {}, ...r.map((c) => h("td", {}, c)))))));
 }
 
 /** A definition list of label: value pairs. */

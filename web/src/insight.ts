@@ -1,6 +1,6 @@
 // The climate dashboard: indicator cards, the GHG inventory and its trajectory, scenarios
 // compared, forecasts against what was measured. Everything comes from /insight/... .
-import { getJson } from "./api";
+import { getJson, ngsiJson } from "./api";
 import { COLOURS, barChart, lineChart } from "./charts";
 import { badge, facts, fmt, h, loading, ready, refused, table } from "./dom";
 
@@ -32,25 +32,60 @@ function query(params: Record<string, string>): string {
   return q ? `?${q}` : "";
 }
 
+interface Indicators { indicators: Indicator[] }
+
+/** The indicators of the latest year, or of the latest month (found from the months' series). */
+async function latest(by: string, district: string): Promise<Indicators> {
+  const yearly = await getJson<Indicators>(`insight/indicators${query({ district })}`);
+  if (by !== "month" || !yearly.indicators.length) return yearly;
+  const year = yearly.indicators.map((i) => i.period).sort().pop() ?? "";
+  const probe = await getJson<Indicators>(`insight/indicators${query({ district, period: `${year}-01` })}`);
+  const months = probe.indicators.flatMap((i) => i.series.map((p) => p.period)).sort();
+  const last = months.pop();
+  return last ? getJson<Indicators>(`insight/indicators${query({ district, period: last })}`) : probe;
+}
+
 export async function indicatorsView(host: HTMLElement): Promise<void> {
   loading(host, "the city's indicators");
   try {
-    const answer = await getJson<{ indicators: Indicator[] }>("insight/indicators");
-    if (!answer.indicators.length) {
-      ready(host, h("p", { class: "hint" }, "No indicators are published yet: run `civictwin indicators publish`."));
-      return;
-    }
-    ready(host, h("div", { class: "cards" }, ...answer.indicators.map(card)));
+    const districts = await ngsiJson<{ id: string; name?: string }[]>(
+      "ngsi-ld/v1/entities?type=CityDistrict&attrs=name&options=keyValues&limit=100").catch(() => []);
+    const by = h("select", { id: "indicator-period" }, h("option", { value: "year" }, "year"), h("option", { value: "month" }, "month"));
+    const area = h("select", { id: "indicator-district" }, h("option", { value: "" }, "the whole city"),
+      ...districts.map((d) => h("option", { value: d.id }, d.name ?? d.id)));
+    const cards = h("div", { id: "indicator-cards" });
+    const draw = async (): Promise<void> => {
+      loading(cards, "the indicators");
+      try {
+        const answer = await latest(by.value, area.value);
+        if (!answer.indicators.length) {
+          ready(cards, h("p", { class: "hint" }, "No indicators are published for this choice: run `civictwin lake export`, then `civictwin indicators`."));
+          return;
+        }
+        ready(cards, h("div", { class: "cards" }, ...answer.indicators.map(card)));
+      } catch (error) {
+        refused(cards, error);
+      }
+    };
+    by.addEventListener("change", () => void draw());
+    area.addEventListener("change", () => void draw());
+    const first = await latest("year", "");
+    ready(host, h("div", { class: "toolbar" }, h("label", { for: "indicator-period" }, "Latest"), by,
+      h("label", { for: "indicator-district" }, "of"), area), cards);
+    ready(cards, first.indicators.length ? h("div", { class: "cards" }, ...first.indicators.map(card))
+      : h("p", { class: "hint" }, "No indicators are published yet: run `civictwin lake export`, then `civictwin indicators`."));
   } catch (error) {
     refused(host, error);
   }
 }
 
 function card(ind: Indicator): HTMLElement {
-  const chart = h("div", { class: "spark" });
   const labels = ind.series.map((p) => p.period);
-  lineChart(chart, { title: `${ind.name}, trend`, unit: ind.unit, labels, compact: true,
-    width: 240, height: 60, series: [{ name: ind.name, colour: COLOURS[0], values: ind.series.map((p) => p.value) }] });
+  const chart = labels.length > 1 ? h("div", { class: "spark" }) : null;
+  if (chart) {
+    lineChart(chart, { title: `${ind.name}, trend`, unit: ind.unit, labels, compact: true,
+      width: 240, height: 60, series: [{ name: ind.name, colour: COLOURS[0], values: ind.series.map((p) => p.value) }] });
+  }
   const iso = h("p", { class: "iso" }, ind.iso
     ? `${ind.iso}${ind.isoConfirmed ? "" : " (clause not yet confirmed)"}`
     : ind.standard ? `${ind.standard}; clause not yet confirmed` : "No ISO reference");
@@ -65,6 +100,7 @@ function card(ind: Indicator): HTMLElement {
     h("p", { class: "hint" }, `${ind.period}${ind.district ? `, ${ind.district}` : ", whole city"} · ${trend}`),
     chart, iso,
     ind.grade ? h("p", { class: "hint" }, `Data quality: ${String(ind.grade.overall)}`) : null,
+    ind.note ? h("p", { class: "hint note" }, ind.note) : null,
     h("details", {}, h("summary", {}, "How it is computed"),
       h("p", {}, ind.formula),
       ind.datasets.length ? h("p", { class: "hint" }, `From: ${ind.datasets.join(", ")}`) : null));
@@ -107,7 +143,7 @@ export async function scenariosView(host: HTMLElement): Promise<void> {
   try {
     const { scenarios } = await getJson<{ scenarios: Scenario[] }>("insight/scenarios");
     if (scenarios.length === 0) {
-      ready(host, h("p", { class: "hint" }, "No saved scenarios: run `civictwin scenario run --save`."));
+      ready(host, h("p", { class: "hint" }, "No saved scenarios: run `civictwin scenario run FILE.toml`."));
       return;
     }
     const pick = (id: string, chosen: string): HTMLSelectElement => h("select", { id },
@@ -176,7 +212,7 @@ export async function forecastsView(host: HTMLElement): Promise<void> {
   try {
     const { forecasts } = await getJson<{ forecasts: { id: string; entity: string; kind: string; dateIssued: string }[] }>("insight/forecasts");
     if (!forecasts.length) {
-      ready(host, h("p", { class: "hint" }, "No forecasts yet: run `civictwin forecast run`."));
+      ready(host, h("p", { class: "hint" }, "No forecasts yet: run `civictwin forecast`."));
       return;
     }
     const select = h("select", { id: "forecast-entity" }, ...forecasts.map((f) =>
