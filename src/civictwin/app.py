@@ -36,6 +36,7 @@ from civictwin.privacy import api as privacy_api
 from civictwin.store import Store
 from civictwin.twin import open_twin
 from civictwin.web import api as web_api
+from civictwin.web import dashboard_api
 
 log = logging.getLogger("civictwin")
 
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(catalog_api.router)
     app.include_router(dsp_api.router)
     app.include_router(web_api.router)
+    app.include_router(dashboard_api.router)
     app.include_router(audit_api.router)
     app.include_router(consent_api.router)
     app.include_router(algorithms_api.router)

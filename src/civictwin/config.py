@@ -150,7 +150,7 @@ class Settings(BaseSettings):
     )
     public_paths: tuple[str, ...] = Field(
         ("/health", "/ready", "/.well-known/dspace-version", "/docs", "/redoc", "/openapi.json",
-         "/catalog", "/api/3/action", "/web/", "/web/static", "/algorithms"),
+         "/catalog", "/api/3/action", "/web/", "/web/static", "/web/open", "/algorithms"),
         description="Paths (and everything below them; one ending in / names just that page) "
         "anyone may read (GET) without a credential, comma separated: by default the protocol "
         "version, the API docs, the DCAT / CKAN catalogue and the map page (its data needs a "

@@ -5,55 +5,25 @@ Screenshots of the main views go to test-artifacts/ at the repository root, for 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import mapbox_vector_tile
 import pytest
-from playwright.sync_api import Browser, Page, Response, sync_playwright
+from playwright.sync_api import Browser, Page, Response
 from shapely.geometry import shape
 
-from civictwin.web.api import STATIC
 from tests.servers import serve_twin
-from tests.services import chromium_path
-from tests.web.conftest import Lumen
+from tests.web.conftest import ARTIFACTS, Lumen, shot
 
 pytestmark = pytest.mark.slow
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 LINK = {"Link": '<https://civictwin.org/ns/civictwin-context.jsonld>; '
                 'rel="http://www.w3.org/ns/json-ld#context"'}
 IDLE = """() => new Promise((done) => {
   const map = window.civictwinMap.map;
   if (map.loaded() && map.areTilesLoaded()) done(true); else map.once("idle", () => done(true));
 })"""
-
-
-def _missing(what: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} (required under CI)")
-    pytest.skip(what)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """Headless Debian Chromium, once the map is built."""
-    if not (STATIC / "index.html").is_file():
-        _missing(f"the web map is not built in {STATIC}: run scripts/test, which builds it, "
-                 "or `cd web && npm ci && npm run build`")
-    executable = chromium_path() or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists()
-                                     else None)
-    if executable is None:
-        _missing("no Chromium: set CIVICTWIN_TEST_CHROMIUM or install chromium")
-    with sync_playwright() as playwright:
-        found = playwright.chromium.launch(executable_path=executable, headless=True,
-                                           args=CHROMIUM_ARGS)
-        yield found
-        found.close()
 
 
 @pytest.fixture
@@ -77,11 +47,6 @@ def page(browser: Browser, served: str, lumen: Lumen) -> Iterator[Page]:
     outside = [u for u in page.requests if not u.startswith((served, "data:", "blob:"))]  # type: ignore[attr-defined]
     context.close()
     assert outside == [], "the page must not reach outside the twin"
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
 def rendered(page: Page, layer: str) -> list[str]:

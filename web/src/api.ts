@@ -12,13 +12,23 @@ export function apiUrl(path: string): string {
   return new URL(path.replace(/^\//, ""), apiRoot).toString();
 }
 
+/** Where the signed-in visitor's API key is kept for this tab (see session.ts). */
+export const TOKEN_KEY = "civictwin.token";
+
 export function requestHeaders(): Record<string, string> {
   const headers: Record<string, string> = {};
   const tenant = new URLSearchParams(window.location.search).get("tenant");
   if (tenant) headers["NGSILD-Tenant"] = tenant;
-  const token = window.sessionStorage.getItem("civictwin.token");
+  const token = window.sessionStorage.getItem(TOKEN_KEY);
   if (token) headers["Authorization"] = `Bearer ${token}`;
   return headers;
+}
+
+/** A refused or failed call: the HTTP status and the ProblemDetails' detail. */
+export class ApiError extends Error {
+  constructor(readonly status: number, detail: string) {
+    super(detail);
+  }
 }
 
 export async function getJson<T>(path: string, extra: Record<string, string> = {}): Promise<T> {
@@ -33,7 +43,7 @@ export async function getJson<T>(path: string, extra: Record<string, string> = {
     } catch {
       /* not a ProblemDetails body */
     }
-    throw new Error(detail);
+    throw new ApiError(response.status, detail);
   }
   return (await response.json()) as T;
 }

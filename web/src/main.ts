@@ -1,14 +1,15 @@
 // The civictwin map: buildings coloured by a measure (flat or extruded), district boundaries
 // and live sensors, all from the twin's own vector tiles; click or pick from the list to see an
-// entity's attributes and history.
+// entity's attributes and history. The dashboard's other views are in views.ts.
 import maplibregl from "maplibre-gl";
 import type { MapGeoJSONFeature, StyleSpecification } from "maplibre-gl";
 import {
-  apiUrl, followChanges, getJson, ngsiJson, requestHeaders,
+  ApiError, apiUrl, followChanges, getJson, ngsiJson, requestHeaders,
   type EntityChange, type MapInfo, type MeasureInfo,
 } from "./api";
 import { drawChart, type Point } from "./chart";
 import { NO_DATA, colourExpression, renderLegend } from "./colours";
+import { startViews } from "./views";
 
 const LAYERS = ["buildings", "districts", "sensors"] as const;
 const SENSOR_MEASURES = ["pm25", "no2", "temperature"];
@@ -373,7 +374,16 @@ function flatten(value: unknown): string {
 
 const app = new CityMap();
 (window as unknown as { civictwinMap: CityMap }).civictwinMap = app;
-app.start().catch((error: unknown) => {
-  byId("status").textContent = `The map could not start: ${String(error)}`;
-  document.body.dataset.mapError = String(error);
+// The map starts the first time its view is shown (and is resized each time it comes back).
+window.addEventListener("civictwin:map-shown", () => app.map?.resize());
+startViews(async () => {
+  byId("status").textContent = "Loading the map…";
+  try {
+    await app.start();
+  } catch (error: unknown) {
+    const hint = error instanceof ApiError && error.status === 401 ? " Sign in to see it." : "";
+    byId("status").textContent = `The map could not start: ${error instanceof Error ? error.message : String(error)}.${hint}`;
+    document.body.dataset.mapError = String(error);
+    throw error;
+  }
 });
