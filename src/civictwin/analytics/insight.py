@@ -362,6 +362,9 @@ def compute_all(settings: Settings, broker: ContextBroker, tenant: str,
                                                  now_iso())
         finally:
             analytics.close()
+        if done["indicators"]:
+            step("compiling the GHG inventory")
+            _inventory(settings, tenant)  # cached for /insight/ghg when served by this process
     for path in scenario_files:
         step(f"running the scenario {path.stem}")
         run_on_twin(broker, tenant, load_assumptions(path))
