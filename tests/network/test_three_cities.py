@@ -261,6 +261,10 @@ def _benchmark(cities: list[City]) -> None:
                        headers=_headers(lumen), timeout=60)
     assert as_csv.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    for band in bands:
+        (listed,) = [r for r in rows if r["indicator"] == band["id"]]
+        assert listed["network"] == ("" if band["network"] is None else
+                                     f"{band['network']:.6g}")
     (line,) = [r for r in rows if r["indicator"] == "electricity-per-capita"]
     assert (line["value (Brisa)"], line["grade (Brisa)"], line["grade (Cardo)"]) == \
         ("1001", "B", "C")

@@ -15,9 +15,10 @@ log = logging.getLogger("civictwin.dsp")
 TIMEOUT = 10.0
 
 
-def post(settings: Settings, audience: str, url: str, body: dict[str, Any]) -> dict[str, Any]:
+def post(settings: Settings, audience: str, url: str, body: dict[str, Any],
+         timeout: float = TIMEOUT) -> dict[str, Any]:
     """POST `body` to `url` as this twin; return the JSON answer ({} if none)."""
-    return _call(settings, audience, "POST", url, body)
+    return _call(settings, audience, "POST", url, body, timeout)
 
 
 def get(settings: Settings, audience: str, url: str) -> dict[str, Any]:
@@ -26,11 +27,11 @@ def get(settings: Settings, audience: str, url: str) -> dict[str, Any]:
 
 
 def _call(settings: Settings, audience: str, method: str, url: str,
-          body: dict[str, Any] | None) -> dict[str, Any]:
+          body: dict[str, Any] | None, timeout: float = TIMEOUT) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {sign_token(settings, audience)}",
                "Accept": "application/json"}
     try:
-        answer = httpx.request(method, url, json=body, headers=headers, timeout=TIMEOUT)
+        answer = httpx.request(method, url, json=body, headers=headers, timeout=timeout)
     except httpx.HTTPError as exc:
         raise CounterpartyError(f"{audience} at {url} could not be reached: {exc}") from exc
     if answer.status_code >= 400:

@@ -19,7 +19,7 @@ from civictwin.dataspace.participants import Participant
 from civictwin.dataspace.states import PROVIDER
 from civictwin.errors import BadRequestData, Forbidden, ResourceNotFound
 from civictwin.network.intensity import city_bands
-from civictwin.network.offers import energy_dataset_id, energy_offer
+from civictwin.network.offers import OFFER_ID, energy_dataset_id, energy_offer
 from civictwin.network.peers import city_name
 from civictwin.network.question import CityAnswer, check_question
 from civictwin.store import Store
@@ -37,8 +37,6 @@ def own_rules(store: Store, settings: Settings, tenant: str) -> DisclosureRules:
         dataset = Catalogue(store, settings).get_dataset(tenant, energy_dataset_id(tenant))
     except ResourceNotFound:
         return DisclosureRules.from_policy(energy_offer())
-    from civictwin.network.offers import OFFER_ID
-
     offer = next((o for o in dataset.offers if o.get("@id") == OFFER_ID), energy_offer())
     return DisclosureRules.from_policy(offer)
 

@@ -89,12 +89,17 @@ def _band_rows(store: Store) -> list[dict[str, Any]]:
 
 
 def to_csv(table: dict[str, Any]) -> str:
-    """Return the benchmark as CSV: one row per indicator, value and grade per city."""
+    """Return the benchmark as CSV: one row per indicator, value and grade per city.
+
+    For the network's bands the grade column holds the band's status (released or withheld)
+    and the last column the network's combined value.
+    """
     names = [c["city"] for c in table["cities"]]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["indicator", "name", "unit", "iso", "period"]
-                    + [f"{part} ({n})" for n in names for part in ("value", "grade")])
+                    + [f"{part} ({n})" for n in names for part in ("value", "grade")]
+                    + ["network"])
     for row in table["indicators"]:
         cells = [row["cities"].get(n, {}) for n in names]
         period = next((c.get("period") for c in cells if c.get("period")), "")
@@ -102,7 +107,7 @@ def to_csv(table: dict[str, Any]) -> str:
         for cell in cells:
             values += [_text(cell.get("value")), cell.get("grade") or cell.get("status") or ""]
         writer.writerow([row["id"], row["name"], row["unit"], row["iso"] or "", period,
-                         *values])
+                         *values, _text(row.get("network"))])
     return out.getvalue()
 
 

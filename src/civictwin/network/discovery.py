@@ -64,8 +64,9 @@ class PeerCatalogue:
             if found.id == dataset_id or (dataset_id is None and any(
                     o.get("@id") == offer_id for o in found.offers)):
                 return found
-        wanted = f"dataset {dataset_id}" if dataset_id else f"a dataset under offer {offer_id}"
-        raise ResourceNotFound(f"peer {self.peer.id} offers no {wanted}")
+        wanted = f"dataset {dataset_id}" if dataset_id else f"dataset under offer {offer_id}"
+        raise ResourceNotFound(f"peer {self.peer.id} offers no {wanted} (it may not have run "
+                               "`civictwin network offer` yet)")
 
 
 def discover(store: Store, settings: Settings, peer: Peer) -> PeerCatalogue:

@@ -89,8 +89,10 @@ def _ask_peer(store: Store, settings: Settings, peer: Peer, by: str, start: str,
             dataset = discover(store, settings, peer).dataset(OFFER_ID)
             held = negotiate(store, settings, peer, dataset)
         body = {"agreement": held.agreement_id, "by": by, "start": start, "end": end}
+        # A city computes its bands while we wait: that takes longer than a protocol step.
         found = dsp_client.post(settings, peer.id,
-                                f"{peer.base_url}/network/questions/{QUESTION}", body)
+                                f"{peer.base_url}/network/questions/{QUESTION}", body,
+                                timeout=settings.network_wait_seconds)
         return CityAnswer(str(found.get("city") or peer.name), peer.id,
                           [_band(b) for b in found.get("bands", [])],
                           list(found.get("releases", [])), dict(found.get("rules", {})),
