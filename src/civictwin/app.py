@@ -34,6 +34,7 @@ from civictwin.ngsild.temporal_api import router as temporal_router
 from civictwin.ops import api as ops_api
 from civictwin.privacy import api as privacy_api
 from civictwin.store import Store
+from civictwin.store.guard import set_statement_timeout
 from civictwin.twin import open_twin
 from civictwin.web import api as web_api
 from civictwin.web import dashboard_api
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     """Return the civictwin ASGI application over `store` (opened from settings if None)."""
     settings = settings or load_settings()
     twin = open_twin(settings, store)
+    set_statement_timeout(twin.store, settings.statement_timeout_seconds)  # the API's, not CLIs'
     app = FastAPI(title="civictwin", version=__version__, lifespan=_lifespan,
                   description="A local digital twin and data space for cities (NGSI-LD).")
     app.state.settings = settings

@@ -60,9 +60,15 @@ PARAMETERS: dict[str, tuple[dict[str, Any], str]] = {
     "purpose": (_TEXT, "Purpose"),
     "tenant": (_TEXT, "Tenant"),
     "since": (_TIME, "Only entries after this moment"),
+    "fq": (_TEXT, "CKAN filter query, e.g. tags:heat"),
+    "rows": (_COUNT, "CKAN page size"),
+    "start": (_COUNT, "CKAN results to skip"),
+    "sort": (_TEXT, "CKAN sort, e.g. metadata_modified desc"),
+    "facet.field": (_TEXT, "CKAN facet fields, as a JSON array"),
 }
 """Every query parameter the routes read themselves, with its schema and a description."""
 
+CKAN_QUERY = ("id", "q", "fq", "rows", "start", "sort", "facet.field", "limit", "offset")
 ENTITY_QUERY = ("id", "idPattern", "type", "attrs", "pick", "omit", "q", "scopeQ", "georel",
                 "geometry", "coordinates", "geoproperty", "geometryProperty", "lang", "limit",
                 "offset", "count", "options", "format", "local")

@@ -15,7 +15,6 @@ from civictwin.ngsild.outbound import OutboundPolicy
 from civictwin.ngsild.subscriptions import Subscriptions
 from civictwin.ngsild.temporal import TemporalBroker
 from civictwin.store import Store, open_store
-from civictwin.store.guard import set_statement_timeout
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,6 @@ class Twin:
 def open_twin(settings: Settings, store: Store | None = None) -> Twin:
     """Open the store `settings` names (or use `store`) with history and subscriptions on."""
     store = store or open_store(settings.database_url)
-    set_statement_timeout(store, settings.statement_timeout_seconds)
     broker = ContextBroker(store, settings)
     return Twin(settings, store, broker, TemporalBroker(broker),
                 Subscriptions(store, broker.contexts,

@@ -22,6 +22,7 @@ from civictwin.catalog.http import catalogue_of
 from civictwin.catalog.model import Dataset
 from civictwin.config import Settings
 from civictwin.ngsild.http import tenant_of
+from civictwin.openapi import CKAN_QUERY, OBJECT, described
 
 router = APIRouter(tags=["CKAN action API"])
 CKAN_VERSION = "2.10.0"
@@ -70,7 +71,9 @@ for _path, _shown in (("/api/3/action/{action}", True), ("/api/action/{action}",
     for _method in ("GET", "POST"):
         router.add_api_route(_path, ckan_action, methods=[_method], include_in_schema=_shown,
                              summary=f"CKAN action ({_method})",
-                             operation_id=f"ckan_action_{_method.lower()}_{int(_shown)}")
+                             operation_id=f"ckan_action_{_method.lower()}_{int(_shown)}",
+                             openapi_extra=described(*CKAN_QUERY) if _method == "GET" else
+                             described(body=OBJECT, required=False))
 
 
 async def _data_dict(request: Request) -> dict[str, Any]:
