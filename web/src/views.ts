@@ -78,7 +78,10 @@ export function startViews(showMap: () => Promise<void>): void {
     byId(`${chosen}-heading`).focus({ preventScroll: false });
   };
   window.addEventListener("hashchange", route);
-  void refresh().then(() => route());
+  route(); // at once: the map must not wait for the question who the visitor is
+  void refresh().then(() => {
+    if (document.body.dataset.view === "sign-in") route();
+  });
 }
 
 function markRights(found: Me | null): void {
