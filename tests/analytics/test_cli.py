@@ -52,6 +52,19 @@ def test_export_indicators_and_ghg_from_the_command_line(tmp_path: Path) -> None
     assert "GPC BASIC" in report.stdout
     assert (tmp_path / "report" / "ghg_trajectory.png").is_file()
 
+    series = civictwin("indicators", "--lake", lake, "--since", "2023", "--period", "2024-02",
+                       "--by", "month", "--no-publish", "--csv", str(tmp_path / "months.csv"))
+    assert series.returncode == 0, series.stderr
+    with (tmp_path / "months.csv").open(encoding="utf-8") as fh:
+        months = {(r["area_id"], r["period"]) for r in csv.DictReader(fh)
+                  if r["indicator"] == "electricity-per-capita"}
+    assert len(months) == 14 * 3 and ("city", "2023-01") in months  # city and two districts
+    with (tmp_path / "report" / "emission_factors_used.csv").open(encoding="utf-8") as fh:
+        factors = {r["carrier"]: r for r in csv.DictReader(fh)}
+    assert factors["electricity"]["data_year"] == "2018"
+    assert factors["electricity"]["default_to_override"] == "True"
+    assert "Eurostat" in factors["grid renewable share"]["source"]
+
     bad = civictwin("indicators", "--lake", lake, "--period", "24", "--no-publish")
     assert bad.returncode == 2 and "use YYYY or YYYY-MM" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1

@@ -12,6 +12,7 @@ from civictwin.analytics.engine import DuckDBEngine
 from civictwin.analytics.ghg import (
     build_inventory,
     default_factors,
+    gpc_summary,
     load_factors,
     trajectory,
     write_report,
@@ -118,7 +119,7 @@ def test_report_writes_gpc_csv_trajectory_and_plot(duck: DuckDBEngine, tmp_path:
     inventory = build_inventory(duck, default_factors(), *YEAR)
     paths = write_report(inventory, trajectory(inventory), tmp_path / "report", 1500)
     names = {p.name for p in paths}
-    assert names == {"ghg_inventory_gpc.csv", "emission_factors_used.csv",
+    assert names == {"ghg_inventory_gpc.csv", "ghg_summary_gpc.csv", "emission_factors_used.csv",
                      "ghg_trajectory.csv", "ghg_trajectory.png"}
     with (tmp_path / "report" / "ghg_inventory_gpc.csv").open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -127,3 +128,21 @@ def test_report_writes_gpc_csv_trajectory_and_plot(duck: DuckDBEngine, tmp_path:
     assert {r["notation_key"] for r in rows if r["sector"] == "Waste"} == {"NE"}
     png = (tmp_path / "report" / "ghg_trajectory.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+def test_the_gpc_summary_has_every_sector_and_scope(duck: DuckDBEngine, tmp_path: Path) -> None:
+    inventory = build_inventory(duck, default_factors(), *YEAR)
+    rows = {r["gpc_ref"]: r for r in gpc_summary(inventory, "2024")}
+    assert list(rows) == ["I", "II", "III", "IV", "V"]
+    scope1 = 18 * 0.202 + 13 * 0.267  # gas and oil burnt in the buildings (biomass counts 0)
+    assert rows["I"]["scope1"] == pytest.approx(scope1)
+    assert rows["I"]["scope2"] == pytest.approx(7 * 0.224 + 38 * GRID)
+    assert rows["I"]["basic"] == pytest.approx(inventory.total("2024"))
+    assert rows["I"]["scope3"] == "NE"  # T&D losses
+    assert (rows["II"]["scope1"], rows["III"]["basic"]) == ("NE", "NE")
+    assert rows["IV"]["basic"] == "not in BASIC"
+    paths = write_report(inventory, trajectory(inventory), tmp_path)
+    with (tmp_path / "ghg_summary_gpc.csv").open(encoding="utf-8") as fh:
+        written = list(csv.DictReader(fh))
+    assert tmp_path / "ghg_summary_gpc.csv" in paths
+    assert written[0]["scope1"] == f"{scope1:.3f}" and written[1]["scope1"] == "NE"

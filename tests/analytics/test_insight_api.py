@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 import pytest
@@ -119,6 +121,9 @@ def test_ghg_is_compiled_from_the_lake(client: TestClient, city_lake: Lake) -> N
     assert {s["scope"] for s in estimated} == {"1", "2"}
     assert any(s["notation"] == "NE" and s["sector"] == "On-road transportation"
                for s in body["sectors"])
+    gpc = {r["gpc_ref"]: r for r in body["gpc"]}
+    assert gpc["I"]["basic"] == pytest.approx(expected) and gpc["I"]["scope3"] == "NE"
+    assert gpc["II"]["basic"] == "NE" and gpc["V"]["basic"] == "not in BASIC"
     first = body["trajectory"][0]
     assert first == {"year": 2024, "actual": pytest.approx(expected),
                      "target": pytest.approx(expected)}
@@ -198,3 +203,23 @@ def test_a_forecast_is_served_with_what_was_measured(client: TestClient, twin: T
     assert again["actualMape"] == pytest.approx(100 * abs(forecast - 1.0))
     assert client.get("/insight/forecasts",
                       params={"entity": "urn:ngsi-ld:Building:none"}).status_code == 404
+    elsewhere = {"NGSILD-Tenant": tenant + "x"}  # another tenant sees none of it
+    assert client.get("/insight/forecasts", headers=elsewhere).json()["forecasts"] == []
+    assert client.get("/insight/forecasts", params={"entity": building},
+                      headers=elsewhere).status_code == 404
+
+
+def test_indicators_as_csv_per_city_and_district_over_time(
+        client: TestClient, store: Store, tenant: str, computed: list[Any]) -> None:
+    _published(store, tenant, computed)
+    answer = client.get("/insight/indicators", params={"format": "csv"})
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert len(rows) == len(computed)
+    power = {(r["area"], r["period"]): r for r in rows
+             if r["indicator"] == "electricity-per-capita"}
+    assert set(power) == {(a, p) for a in ("city", district(1), district(2))
+                          for p in ("2024", "2024-01", "2024-02")}
+    assert float(power[("city", "2024-02")]["value"]) == pytest.approx(17700 / 1500)
+    assert power[("city", "2024")]["grade"] == "C"
+    assert client.get("/insight/indicators", params={"format": "xml"}).status_code == 400

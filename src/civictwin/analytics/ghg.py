@@ -277,6 +277,37 @@ def trajectory(inventory: Inventory, until: int = 2050) -> list[TrajectoryPoint]
     return points
 
 
+GPC_SECTORS = (("I", "Stationary energy", True), ("II", "Transportation", True),
+               ("III", "Waste", True), ("IV", "Industrial processes and product use", False),
+               ("V", "Agriculture, forestry and other land use", False))
+
+
+def gpc_summary(inventory: Inventory, year: str) -> list[dict[str, Any]]:
+    """Return the GPC / CDP summary of a year: each sector's scope 1, 2 and 3 and BASIC total.
+
+    A cell is t CO2e when any line of that sector and scope was estimated, else its notation
+    key: NE (not estimated) for BASIC sectors, and for IPPU and AFOLU (BASIC+ only) as well.
+    Gases: CO2 only (CH4 and N2O from combustion are not estimated).
+    """
+    rows = []
+    for roman, sector, basic in GPC_SECTORS:
+        lines = [x for x in inventory.lines if x.year == year
+                 and x.gpc_ref.split(".")[0].split(" ")[0] == roman]
+        cells: dict[str, float | str] = {}
+        for scope in ("1", "2", "3"):
+            mine = [x for x in lines if scope in x.scope.replace(" ", "").split(",")]
+            estimated = [x.emissions_t for x in mine if x.emissions_t is not None]
+            cells[scope] = sum(estimated) if estimated else "NE"
+        in_basic = [v for k, v in cells.items() if k in ("1", "2") or roman == "III"]
+        total = sum(v for v in in_basic if isinstance(v, float))
+        rows.append({"year": year, "gpc_ref": roman, "sector": sector, "scope1": cells["1"],
+                     "scope2": cells["2"], "scope3": cells["3"],
+                     "basic": total if basic and any(isinstance(v, float) for v in in_basic)
+                     else ("NE" if basic else "not in BASIC"),
+                     "gases": "CO2"})
+    return rows
+
+
 def write_report(inventory: Inventory, points: list[TrajectoryPoint], folder: Path,
                  population: float | None = None) -> list[Path]:
     """Write the GPC report (CSV), the trajectory (CSV) and its plot (PNG); return the paths."""
@@ -297,6 +328,14 @@ def write_report(inventory: Inventory, points: list[TrajectoryPoint], folder: Pa
             out.writerow([year, "BASIC", "Total", "all estimated sub-sectors", "1+2", "", "",
                           "", "", _num(total), "", "per capita: " + (
                               f"{total / population:.3f} t" if population else "n/a")])
+    summary = folder / "ghg_summary_gpc.csv"
+    with summary.open("w", newline="", encoding="utf-8") as fh:
+        sheet = csv.DictWriter(fh, fieldnames=["year", "gpc_ref", "sector", "scope1", "scope2",
+                                               "scope3", "basic", "gases"])
+        sheet.writeheader()
+        for year in inventory.years:
+            sheet.writerows({k: (_num(v) if isinstance(v, float) else v) for k, v in r.items()}
+                            for r in gpc_summary(inventory, year))
     factors = folder / "emission_factors_used.csv"
     with factors.open("w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)
@@ -324,7 +363,7 @@ def write_report(inventory: Inventory, points: list[TrajectoryPoint], folder: Pa
     targets = inventory.factors.targets
     label = (f"target path (-{float(targets.get('reduction_2030', 0.55)):.0%} by 2030, "
              f"neutral by {int(targets.get('neutral_year', 2050))})")
-    return [report, factors, path,
+    return [report, summary, factors, path,
             plot_trajectory(points, folder / "ghg_trajectory.png", label)]
 
 

@@ -22,7 +22,13 @@ from typing import Any
 import pandas as pd
 
 from civictwin.analytics import forecast_runs
-from civictwin.analytics.ghg import Inventory, build_inventory, load_factors, trajectory
+from civictwin.analytics.ghg import (
+    Inventory,
+    build_inventory,
+    gpc_summary,
+    load_factors,
+    trajectory,
+)
 from civictwin.analytics.indicators import REGISTER, data_range
 from civictwin.analytics.scenario_runs import Trajectory
 from civictwin.analytics.scenario_runs import compare as compare_saved
@@ -87,6 +93,27 @@ def indicators(broker: ContextBroker, tenant: str, district: str | None = None,
             out.append(_indicator_json(key, chosen[0], series, district))
     return {"indicators": out, "source": "published KeyPerformanceIndicator entities",
             "district": district, "period": period}
+
+
+CSV_COLUMNS = ("indicator", "name", "iso", "iso_confirmed", "area", "period", "value", "unit",
+               "grade", "coverage", "timeliness", "method", "note")
+
+
+def indicator_rows(broker: ContextBroker, tenant: str) -> list[dict[str, Any]]:
+    """Return every published value, city and districts, every period, as flat CSV rows."""
+    ctx = context(broker)
+    found = [k for e in entities_of_type(broker, tenant, "KeyPerformanceIndicator")
+             if (k := _kpi(e, ctx)) is not None]
+    order = list(REGISTER)
+    found.sort(key=lambda k: (order.index(k.key), k.area, len(k.period), k.period))
+    return [{"indicator": k.key, "name": REGISTER[k.key].name, "iso": REGISTER[k.key].iso or "",
+             "iso_confirmed": REGISTER[k.key].confirmed, "area": k.area or "city",
+             "period": k.period, "value": "" if k.value is None else k.value,
+             "unit": REGISTER[k.key].unit, "grade": k.quality.get("grade", ""),
+             "coverage": k.quality.get("coverage", ""),
+             "timeliness": k.quality.get("timeliness", ""),
+             "method": k.quality.get("method", ""), "note": k.quality.get("note", "")}
+            for k in found]
 
 
 def _indicator_json(key: str, current: _Kpi, series: list[_Kpi],
@@ -175,7 +202,7 @@ def ghg(settings: Settings, tenant: str, year: str | None = None) -> dict[str, A
                         "carriers": {c: {"factor": f.factor, "scope": f.scope,
                                          "source": f.source, "confirmed": f.confirmed}
                                      for c, f in factors.carriers.items()}},
-            "years": inventory.years}
+            "gpc": gpc_summary(inventory, chosen), "years": inventory.years}
 
 
 # -- scenarios -----------------------------------------------------------------------------
@@ -335,6 +362,9 @@ def compute_all(settings: Settings, broker: ContextBroker, tenant: str,
                                                  now_iso())
         finally:
             analytics.close()
+        if done["indicators"]:
+            step("compiling the GHG inventory")
+            _inventory(settings, tenant)  # cached for /insight/ghg when served by this process
     for path in scenario_files:
         step(f"running the scenario {path.stem}")
         run_on_twin(broker, tenant, load_assumptions(path))

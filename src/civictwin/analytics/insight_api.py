@@ -6,9 +6,12 @@ header, and every answer reads that tenant only (civictwin.analytics.insight say
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from civictwin.analytics import insight
@@ -19,10 +22,20 @@ Period = Annotated[str | None, Query(pattern=r"^\d{4}(-\d{2})?$",
                                      description="YYYY or YYYY-MM (default: the latest).")]
 
 
-@router.get("/indicators")
-def get_indicators(request: Request, district: str | None = None,
-                   period: Period = None) -> dict[str, Any]:
+@router.get("/indicators", response_model=None)
+def get_indicators(request: Request, district: str | None = None, period: Period = None,
+                   output: Annotated[str | None, Query(
+                       alias="format", pattern="^(json|csv)$",
+                       description="csv: every value, city and districts, every period.")] = None
+                   ) -> dict[str, Any] | Response:
     """List the published indicators of the city, or of one district, with their series."""
+    if output == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=insight.CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(insight.indicator_rows(broker(request), tenant_of(request)))
+        return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": 'attachment; filename="indicators.csv"'})
     return insight.indicators(broker(request), tenant_of(request), district, period)
 
 

@@ -132,6 +132,9 @@ def indicators(config: ConfigOpt = None, database_url: DbOpt = None, lake: LakeO
                engine: EngineOpt = None, tenant: TenantOpt = "",
                period: Annotated[str | None, typer.Option(
                    help="YYYY or YYYY-MM (default: the last year with billed energy).")] = None,
+               since: Annotated[str | None, typer.Option(
+                   "--since", help="YYYY or YYYY-MM: start a series there and end with "
+                   "--period (every year or month in between, per city and district).")] = None,
                by: Annotated[str, typer.Option(help="year or month.")] = "year",
                csv_file: Annotated[Path | None, typer.Option("--csv", help="Write CSV.")] = None,
                plot_file: Annotated[Path | None, typer.Option("--plot",
@@ -148,7 +151,10 @@ def indicators(config: ConfigOpt = None, database_url: DbOpt = None, lake: LakeO
     analytics, _ = _open_engine(settings, tenant)
     try:
         table = load_factors(factors)
-        start, end = ind.period_range(period, ind.data_range(analytics))
+        billed = ind.data_range(analytics)
+        start, end = ind.period_range(period, billed)
+        if since is not None:
+            start = ind.period_range(since, billed)[0]
         values = ind.compute(analytics, table, start, end, by)
     except CivicTwinError as exc:
         _fail(exc.detail)
