@@ -56,7 +56,7 @@ function summary(chart: LineChart): string {
 export function lineChart(host: HTMLElement, chart: LineChart): void {
   const W = chart.width ?? 560;
   const H = chart.height ?? 240;
-  const pad = chart.compact ? { left: 4, right: 4, top: 6, bottom: 6 } : { left: 56, right: 12, top: 12, bottom: 30 };
+  const pad = chart.compact ? { left: 4, right: 4, top: 6, bottom: 6 } : { left: 56, right: 22, top: 12, bottom: 30 };
   const values = chart.series.flatMap((s) => s.values.filter((v): v is number => v !== null));
   const figure = h("figure", { class: chart.compact ? "chart compact" : "chart" });
   if (!values.length || !chart.labels.length) {

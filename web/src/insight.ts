@@ -112,7 +112,7 @@ export async function climateView(host: HTMLElement, year = ""): Promise<void> {
     const ghg = await getJson<Ghg>(`insight/ghg${query({ year })}`);
     const bars = ghg.sectors.filter((s) => s.tco2e !== null)
       .sort((a, b) => (b.tco2e ?? 0) - (a.tco2e ?? 0))
-      .map((s) => ({ label: `${s.sector} (scope ${s.scope})`, value: s.tco2e ?? 0, note: `scope ${s.scope}${s.gpcRef ? `, GPC ${s.gpcRef}` : ""}` }));
+      .map((s) => ({ label: `Scope ${s.scope}: ${s.sector}`, value: s.tco2e ?? 0, note: `scope ${s.scope}${s.gpcRef ? `, GPC ${s.gpcRef}` : ""}` }));
     const sectors = h("div", { id: "ghg-sectors" });
     barChart(sectors, `Emissions by sector, ${ghg.year}`, "t CO2e", bars);
     const trajectory = h("div", { id: "ghg-trajectory" });

@@ -3,7 +3,7 @@
 import { agreementsView, aggregatesView, auditView, catalogueView, consentView, datasetView } from "./dataspace";
 import { h } from "./dom";
 import { climateView, forecastsView, indicatorsView, scenariosView } from "./insight";
-import { describe, me, onSession, refresh, renderSignIn, type Me } from "./session";
+import { describe, onSession, refresh, renderSignIn, type Me } from "./session";
 
 type Render = (host: HTMLElement, arg: string) => void | Promise<void>;
 
@@ -78,7 +78,10 @@ export function startViews(showMap: () => Promise<void>): void {
     byId(`${chosen}-heading`).focus({ preventScroll: false });
   };
   window.addEventListener("hashchange", route);
-  void refresh().then(() => route());
+  route(); // at once: the map must not wait for the question who the visitor is
+  void refresh().then(() => {
+    if (document.body.dataset.view === "sign-in") route();
+  });
 }
 
 function markRights(found: Me | null): void {
@@ -94,5 +97,4 @@ function markRights(found: Me | null): void {
     if (locked && !note) a.append(h("span", { class: "visually-hidden" }, " (not available to you)"));
     if (!locked) note?.remove();
   }
-  void me;
 }

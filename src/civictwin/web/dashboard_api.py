@@ -17,6 +17,7 @@ from civictwin.catalog.http import catalogue_of
 from civictwin.catalog.model import Dataset
 from civictwin.config import Settings
 from civictwin.dataspace.audit_api import audit_log
+from civictwin.dataspace.consent import STATUSES as CONSENT_STATUSES
 from civictwin.dataspace.consent_api import registry
 from civictwin.dataspace.negotiation import Negotiations
 from civictwin.dataspace.odrl import describe, parse_policy
@@ -29,6 +30,7 @@ from civictwin.web.access import VIEWS, require, visitor
 
 router = APIRouter(tags=["Web dashboard"])
 NO_CACHE = {"Cache-Control": "no-store"}
+PURPOSES_OVER = 10_000  # the newest consents in force that the tally by purpose counts
 SEARCHED = ("title", "description", "publisher_name", "keywords", "themes", "ngsi_types", "id")
 
 
@@ -104,13 +106,13 @@ def consents(request: Request, status: str | None = None,
     require(request, "consent")
     found = registry(request)
     tenant = tenant_of(request)
-    everything, total = found.list(tenant, None, None, 100_000, 0)
-    shown = [r for r in everything if status is None or r.status == status][:limit]
-    by_purpose: Counter[str] = Counter(p for r in everything if r.status == "given"
-                                       for p in r.terms.purposes)
-    return _answer({"total": total, "byStatus": Counter(r.status for r in everything),
-                    "givenByPurpose": by_purpose,
-                    "consents": [r.to_json() for r in shown]})
+    shown, total = found.list(tenant, None, status, limit, 0)
+    by_status = {s: n for s in CONSENT_STATUSES
+                 if (n := found.list(tenant, None, s, 1, 0)[1])}
+    given, _ = found.list(tenant, None, "given", PURPOSES_OVER, 0)
+    by_purpose = Counter(p for r in given for p in r.terms.purposes)
+    return _answer({"total": sum(by_status.values()), "shown": total, "byStatus": by_status,
+                    "givenByPurpose": by_purpose, "consents": [r.to_json() for r in shown]})
 
 
 @router.get("/web/api/audit")
