@@ -193,6 +193,7 @@ def test_actions_use_covers_all_but_transfer() -> None:
     (offer(_c("dateTime", "isA", "2023-12-01")), "does not apply to 'dateTime'"),
     (offer(_c("elapsedTime", "lteq", "30 days")), "ISO 8601 duration"),
     (offer(_c("count", "lteq", -1)), "whole number"),
+    (offer(_c("count", "lteq", "²")), "whole number"),
     (offer(_c("purpose", "eq", ["a", "b"])), "use isAnyOf"),
     (offer(_c("civictwin:aggregation", "neq", 10)), "aggregation takes"),
     (offer(_c("spatial", "eq", {"type": "Polygon", "coordinates": []})), "GeoJSON"),

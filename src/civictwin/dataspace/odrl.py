@@ -289,7 +289,7 @@ def _disclosure(left: str, right: Any, where: str) -> Any:
 
 
 def _whole(right: Any, where: str, what: str) -> int:
-    if isinstance(right, str) and right.strip().isdigit():
+    if isinstance(right, str) and right.strip().isascii() and right.strip().isdigit():
         right = int(right)
     if isinstance(right, bool) or not isinstance(right, int) or right < 0:
         raise BadRequestData(f"{where}: {what} must be a whole number >= 0 (got {right!r})")

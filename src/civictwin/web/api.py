@@ -128,7 +128,7 @@ def measure_values(name: str, tenant: TenantDep, web: WebMapDep) -> JSONResponse
 async def events(request: Request, tenant: TenantDep, web: WebMapDep) -> StreamingResponse:
     """Stream committed changes to the map's entities as server-sent events."""
     last = request.headers.get("Last-Event-ID", "")
-    last_id = int(last) if last.isdigit() else None
+    last_id = int(last) if last.isascii() and last.isdigit() else None
     return StreamingResponse(web.feed.stream(tenant, last_id), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
