@@ -179,3 +179,24 @@ def test_open_data_tenants_may_be_read_anonymously(store: Store, tenant: str) ->
         assert client.post("/dsp/catalog/request", json={}).status_code == 401
         assert client.get("/web/map", headers={"NGSILD-Tenant": tenant}).status_code == 200
         assert client.get("/web/map", headers={"NGSILD-Tenant": "closed"}).status_code == 401
+
+
+def test_audit_is_for_operators_and_consent_for_data_holders(app_client: TestClient,
+                                                             store: Store, tenant: str) -> None:
+    _, consumer = _participant(store, {"consumer"}, tenant)
+    _, provider = _participant(store, {"provider"}, tenant)
+    _, operator = _participant(store, {"operator"}, "")
+    as_operator = _bearer(operator, **{"NGSILD-Tenant": tenant})
+    for path in ("/audit", "/audit/verify", "/audit/export"):
+        for key in (consumer, provider):
+            refused = app_client.get(path, headers=_bearer(key))
+            assert refused.status_code == 403, (path, refused.text)
+            assert "The audit log is for participants with the role operator" in \
+                refused.json()["detail"]
+        assert app_client.get(path, headers=as_operator).status_code == 200
+    refused = app_client.get("/consent", headers=_bearer(consumer))
+    assert refused.status_code == 403
+    assert "intermediary or operator or provider" in refused.json()["detail"]
+    assert app_client.post("/consent", json={}, headers=_bearer(consumer)).status_code == 403
+    assert app_client.get("/consent", headers=_bearer(provider)).status_code == 200
+    assert app_client.get("/consent", headers=as_operator).status_code == 200

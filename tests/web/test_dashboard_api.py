@@ -21,10 +21,25 @@ def seeded(store: Store, tenant: str) -> Seeded:
 
 
 @pytest.fixture
-def app_client(store: Store) -> Iterator[TestClient]:
-    """A client of a twin that requires credentials (none sent unless a test adds them)."""
-    with TestClient(create_app(loopback_settings(auth_required=True), store=store)) as client:
+def app_client(store: Store, tenant: str) -> Iterator[TestClient]:
+    """A client of a twin that requires credentials (none sent unless a test adds them), with
+    this test's tenant opened as open data (its catalogue readable by anyone)."""
+    settings = loopback_settings(auth_required=True, anonymous_read=(tenant,))
+    with TestClient(create_app(settings, store=store)) as client:
         yield client
+
+
+def test_a_closed_tenants_catalogue_needs_a_credential(store: Store, seeded: Seeded) -> None:
+    settings = loopback_settings(auth_required=True)
+    with TestClient(create_app(settings, store=store)) as closed:
+        for path in ("/web/open/catalogue", f"/web/open/catalogue/{seeded.dataset}"):
+            refused = closed.get(path, headers=as_(None, seeded.tenant))
+            assert refused.status_code == 401, refused.text
+            assert "is not open data" in refused.json()["detail"]
+            allowed = closed.get(path, headers=as_(seeded.operator_key, seeded.tenant))
+            assert allowed.status_code == 200, allowed.text
+        me = closed.get("/web/open/me", headers=as_(None, seeded.tenant))
+        assert me.status_code == 200 and me.json()["participant"] is None
 
 
 def as_(key: str | None, tenant: str) -> dict[str, str]:

@@ -10,12 +10,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from civictwin.dataspace.audit import AuditEntry, AuditLog
+from civictwin.dataspace.auth import requires_role
 from civictwin.errors import BadRequestData
 from civictwin.ngsild.http import tenant_of
 from civictwin.openapi import MAX_OFFSET
 from civictwin.store.audit import AuditFilter
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(prefix="/audit", tags=["audit"],
+                   dependencies=[Depends(requires_role(what="The audit log"))])
 
 
 def audit_log(request: Request) -> AuditLog:

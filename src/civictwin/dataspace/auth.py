@@ -74,6 +74,21 @@ def current_participant(request: Request) -> Participant:
     return principal.participant
 
 
+def requires_role(*roles: str, what: str) -> Callable[[Request], None]:
+    """Return a dependency refusing participants with none of `roles` (operators always pass)."""
+    def check(request: Request) -> None:
+        principal: Principal | None = getattr(request.state, "principal", None)
+        who = principal.participant if principal else None
+        if who is None:
+            raise Unauthorized(f"{what} needs a participant credential")
+        if who.operator or who.roles & set(roles):
+            return
+        wanted = " or ".join(sorted({*roles, "operator"}))
+        raise Forbidden(f"{what} is for participants with the role {wanted}; {who.id} has "
+                        f"{', '.join(sorted(who.roles)) or 'no role'}")
+    return check
+
+
 def install(app: FastAPI) -> None:
     """Put every route of `app` behind the gate (call once, after its state is set)."""
     app.state.participants = Participants(app.state.store)
@@ -112,6 +127,11 @@ class DataspaceGate:
         await self.app(scope, receive, send)
 
 
+TENANTLESS_PATHS = frozenset({"/web/open/me"})
+"""Public paths that read nothing of a tenant (who the visitor is, which views it may open),
+so an anonymous visitor of a closed tenant gets an answer rather than 401."""
+
+
 def _public(scope: Scope, public_paths: tuple[str, ...]) -> bool:
     """Whether a request reads a public path without presenting a credential."""
     if scope["method"] not in SAFE_METHODS or _header(scope, b"authorization") is not None:
@@ -124,6 +144,8 @@ def _closed_tenant(scope: Scope, settings: Settings) -> Unauthorized | None:
     """Refuse an anonymous read of a public path in a tenant that is not open data."""
     tenant = _header(scope, b"ngsild-tenant")
     if not settings.auth_required or not tenant or tenant in settings.anonymous_read:
+        return None
+    if scope["path"] in TENANTLESS_PATHS:
         return None
     return Unauthorized(f"tenant {tenant!r} is not open data: send a participant credential "
                         "to read its catalogue or pages")

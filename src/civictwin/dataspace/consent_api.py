@@ -13,13 +13,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from civictwin.dataspace.auth import Principal
+from civictwin.dataspace.auth import Principal, requires_role
 from civictwin.dataspace.consent import ConsentRecord, ConsentRegistry, parse_consent
 from civictwin.errors import BadRequestData
 from civictwin.ngsild.http import read_body, tenant_of
 from civictwin.openapi import MAX_OFFSET, OBJECT, described
 
-router = APIRouter(prefix="/consent", tags=["consent"])
+router = APIRouter(prefix="/consent", tags=["consent"], dependencies=[
+    Depends(requires_role("provider", "intermediary", what="Consent records"))])
 
 
 def registry(request: Request) -> ConsentRegistry:
