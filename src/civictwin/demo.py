@@ -55,6 +55,8 @@ def load_sample_city(settings: Settings, *, buildings: int = 3000, seed: int = 7
             if city.meters and city.meters[0]["id"] in created:
                 smart = frozenset(m["id"] for m in city.meters[:history_meters])
                 load_bills_and_observations(twin.store, city, ctx, tenant, progress, smart)
+                progress.add_task("sharing utility data as district aggregates", total=None)
+                share_utility_aggregates(twin.store, settings, tenant)
         return len(entities)
     finally:
         twin.store.close()
@@ -87,3 +89,36 @@ def _insert(history: TemporalStore, rows: list[dict[str, Any]], entities: list[E
     with history.engine.connect().execution_options(write=True) as conn, conn.begin():
         history.insert(conn, rows, entities, tenant)
     return len(rows)
+
+
+UTILITY = "urn:civictwin:participant:lumen-utility"
+CITY = "urn:civictwin:participant:city-of-lumen"
+
+
+def share_utility_aggregates(store: Store, settings: Settings, tenant: str = "") -> str:
+    """Offer the meters' data as the utility, agree with the city, release district aggregates.
+
+    The utility offers its meter data for aggregates only (at least 10 contributors, none
+    above 85 %, merge along block > district > city); the agreement with the city is recorded
+    as signed outside the protocol; the city's first release (electricity by district and
+    month of 2024) is kept in its ledger and published. Returns the release id.
+    """
+    from civictwin.dataspace.participants import Participants
+    from civictwin.privacy import AggregateRequest, DisclosureRules, aggregate
+    from civictwin.privacy.offer import offer_meter_data, record_agreement
+    from civictwin.privacy.publish import publish
+
+    participants = Participants(store)
+    for pid, name, role, home in ((UTILITY, "Lumen Energy (utility)", "provider", tenant),
+                                  (CITY, "City of Lumen, energy department", "consumer",
+                                   "city-of-lumen")):
+        if participants.find(pid) is None:
+            participants.add(pid, name, {role}, home)
+    rules = DisclosureRules(min_contributors=10, hierarchy=("block", "district", "city"))
+    dataset = offer_meter_data(store, settings, tenant, UTILITY, rules)
+    agreement = record_agreement(store, settings, tenant, dataset, CITY)
+    release = aggregate(store, AggregateRequest(tenant, "electricity", ("district",), "month",
+                                                "2024-01-01", "2025-01-01"),
+                        DisclosureRules.from_policy(dataset.offers[0]), CITY, agreement)
+    publish(store, settings, tenant, release)
+    return release.id
