@@ -25,6 +25,7 @@ from civictwin.errors import CivicTwinError
 from civictwin.ingest.cli import ingest_app
 from civictwin.network.cli import network_app
 from civictwin.ops import cli as ops_cli
+from civictwin.privacy.cli import privacy_app
 
 app = typer.Typer(help="civictwin: a local digital twin and data space for cities.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -39,6 +40,7 @@ app.add_typer(lake_app, name="lake")
 app.command("indicators")(indicators)
 app.command("ghg")(ghg)
 app.add_typer(scenario_app, name="scenario")
+app.add_typer(privacy_app, name="privacy")
 app.command("forecast")(forecast_command)
 app.command()(ops_cli.backup)
 app.command()(ops_cli.restore)

@@ -57,6 +57,8 @@ def load_sample_city(settings: Settings, *, buildings: int = 3000, seed: int = 7
             if city.meters and city.meters[0]["id"] in created:
                 smart = frozenset(m["id"] for m in city.meters[:history_meters])
                 load_bills_and_observations(twin.store, city, ctx, tenant, progress, smart)
+                progress.add_task("sharing utility data as district aggregates", total=None)
+                share_utility_aggregates(twin.store, settings, tenant)
                 if insight:
                     compute_insight(twin, tenant, progress)
                 offer_to_network(twin.store, settings, tenant)
@@ -111,3 +113,36 @@ def offer_to_network(store: Store, settings: Settings, tenant: str) -> None:
     from civictwin.network.offers import offer_energy
 
     offer_energy(store, settings, tenant)
+
+
+UTILITY = "urn:civictwin:participant:lumen-utility"
+CITY = "urn:civictwin:participant:city-of-lumen"
+
+
+def share_utility_aggregates(store: Store, settings: Settings, tenant: str = "") -> str:
+    """Offer the meters' data as the utility, agree with the city, release district aggregates.
+
+    The utility offers its meter data for aggregates only (at least 10 contributors, none
+    above 85 %, merge along block > district > city); the agreement with the city is recorded
+    as signed outside the protocol; the city's first release (electricity by district and
+    month of 2024) is kept in its ledger and published. Returns the release id.
+    """
+    from civictwin.dataspace.participants import Participants
+    from civictwin.privacy import AggregateRequest, DisclosureRules, aggregate
+    from civictwin.privacy.offer import offer_meter_data, record_agreement
+    from civictwin.privacy.publish import publish
+
+    participants = Participants(store)
+    for pid, name, role, home in ((UTILITY, "Lumen Energy (utility)", "provider", tenant),
+                                  (CITY, "City of Lumen, energy department", "consumer",
+                                   "city-of-lumen")):
+        if participants.find(pid) is None:
+            participants.add(pid, name, {role}, home)
+    rules = DisclosureRules(min_contributors=10, hierarchy=("block", "district", "city"))
+    dataset = offer_meter_data(store, settings, tenant, UTILITY, rules)
+    agreement = record_agreement(store, settings, tenant, dataset, CITY)
+    release = aggregate(store, AggregateRequest(tenant, "electricity", ("district",), "month",
+                                                "2024-01-01", "2025-01-01"),
+                        DisclosureRules.from_policy(dataset.offers[0]), CITY, agreement)
+    publish(store, settings, tenant, release)
+    return release.id

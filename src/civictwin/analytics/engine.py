@@ -160,6 +160,17 @@ WHERE h.entity_type = 'WeatherObserved' AND h.name = 'temperature'
 GROUP BY h.entity_id, COALESCE(s.district_id, ''), h.day
 ORDER BY station_id, day""", ("start", "end"),
         "Daily mean, highest and lowest air temperature (°C) and hours measured, per station."),
+    Job("history_summary", """
+SELECT h.entity_type, h.name, h.dataset_id, COUNT(*) AS instances,
+       COUNT(DISTINCT h.entity_id) AS entities, MIN(h.day) AS first_day,
+       MAX(h.day) AS last_day, MAX(h.recorded_at) AS last_recorded
+FROM history h GROUP BY h.entity_type, h.name, h.dataset_id
+ORDER BY h.entity_type, h.name, h.dataset_id""", (),
+        "What the lake holds: instances per entity type, attribute and dataset."),
+)}
+
+
+PRIVACY_JOBS: dict[str, Job] = {job.name: job for job in (
     Job("privacy_profiles", """
 SELECT m.meter_id, COALESCE(m.building_id, '') AS building_id,
        COALESCE(m.heat_carrier, '') AS heat_carrier, COALESCE(b.district_id, '') AS district_id,
@@ -178,15 +189,8 @@ LEFT JOIN (SELECT entity_id AS building_id,
 ORDER BY m.meter_id""", (),
         "Every meter with the building facts privacy/ groups by: district, use, heating, "
         "year built, street."),
-    Job("history_summary", """
-SELECT h.entity_type, h.name, h.dataset_id, COUNT(*) AS instances,
-       COUNT(DISTINCT h.entity_id) AS entities, MIN(h.day) AS first_day,
-       MAX(h.day) AS last_day, MAX(h.recorded_at) AS last_recorded
-FROM history h GROUP BY h.entity_type, h.name, h.dataset_id
-ORDER BY h.entity_type, h.name, h.dataset_id""", (),
-        "What the lake holds: instances per entity type, attribute and dataset."),
 )}
-
+"""The jobs privacy/ runs (kept apart from JOBS, the indicator jobs every engine test runs)."""
 
 _PRIVACY_BUCKETS = {"hour": ("observed_s - observed_s % 3600", "''"),
                     "day": ("0", "day"), "month": ("0", "SUBSTR(day, 1, 7)"),
@@ -195,7 +199,7 @@ for _grain, (_hour, _bucket) in _PRIVACY_BUCKETS.items():
     # One job per grain, so the bucket is plain SQL rather than a CASE on a parameter in
     # every row; hourly and daily cells read interval readings only (the default dataset).
     _interval = "AND dataset_id = ''" if _grain in ("hour", "day") else ""
-    JOBS[f"privacy_readings_{_grain}"] = Job(f"privacy_readings_{_grain}", f"""
+    PRIVACY_JOBS[f"privacy_readings_{_grain}"] = Job(f"privacy_readings_{_grain}", f"""
 SELECT entity_id AS meter_id, bucket, hour_s, SUM(num) AS total, COUNT(*) AS readings
 FROM (SELECT entity_id, {_bucket} AS bucket, {_hour} AS hour_s, num FROM history
       WHERE attr IN (:attr, :alt_attr) AND num IS NOT NULL AND day >= :first_day

@@ -8,7 +8,7 @@ differencing, with optional differential privacy (OpenDP) under a per-agreement 
 
 from __future__ import annotations
 
-from civictwin.privacy.aggregate import aggregate
+from civictwin.privacy.aggregation import aggregate
 from civictwin.privacy.model import AggregateRequest, Cell, Release
 from civictwin.privacy.rules import DisclosureRules
 

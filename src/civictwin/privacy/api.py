@@ -18,7 +18,8 @@ from civictwin.dataspace.auth import current_participant
 from civictwin.errors import BadRequestData
 from civictwin.ngsild.http import read_body, tenant_of
 from civictwin.privacy import service
-from civictwin.privacy.aggregate import aggregate
+from civictwin.privacy.aggregation import aggregate
+from civictwin.privacy.publish import publish as publish_release
 
 router = APIRouter(prefix="/privacy", tags=["privacy"])
 
@@ -51,11 +52,22 @@ async def create_aggregate(request: Request) -> Response:
         asker = service.asker_for(state.store, state.settings, current_participant(request),
                                   tenant_of(request), agreement, consumer,
                                   service.rules_from_json(body.get("rules")))
+    publish = body.get("publish", False)
+    if not isinstance(publish, bool) or (publish and grant is not None):
+        raise BadRequestData("publish is true or false, and only the data's holder publishes")
     wanted = service.parse_request(body, asker.tenant)
-    release = await anyio.to_thread.run_sync(
-        lambda: aggregate(state.store, wanted, asker.rules, asker.consumer, asker.agreement))
-    return JSONResponse(release.to_json(), status_code=201,
-                        headers={"Location": f"/privacy/releases/{release.id}"})
+
+    def run() -> dict[str, Any]:
+        release = aggregate(state.store, wanted, asker.rules, asker.consumer, asker.agreement)
+        answer = release.to_json()
+        if publish:
+            where = publish_release(state.store, state.settings, asker.tenant, release)
+            answer["published"] = {"entity": where.entity, "dataset": where.dataset}
+        return answer
+
+    answer = await anyio.to_thread.run_sync(run)
+    return JSONResponse(answer, status_code=201,
+                        headers={"Location": f"/privacy/releases/{answer['id']}"})
 
 
 @router.get("/releases")

@@ -132,7 +132,7 @@ def _top(pending: list[Group], rules: DisclosureRules, level: str,
             for g in groups:
                 pool.absorb(g)
         why = rules.check(pool.values.values())
-        outcomes.append(_passed(pool, rules) if why is None else
+        outcomes.append(_passed(pool) if why is None else
                         Outcome(pool, "suppressed", f"still {why} at the {level} level"))
     return outcomes
 
@@ -145,9 +145,9 @@ def _merge(siblings: list[Group], rules: DisclosureRules, level: str, parent: st
     passing = sorted((g for g, bad in zip(siblings, fails, strict=True) if not bad),
                      key=lambda g: (len(g.values), g.area))
     if not failing:
-        return [_passed(g, rules) for g in passing], []
+        return [_passed(g) for g in passing], []
     if rules.on_fail == "suppress":
-        return ([_passed(g, rules) for g in passing] +
+        return ([_passed(g) for g in passing] +
                 [Outcome(g, "suppressed", "the agreement suppresses cells that fail")
                  for g in failing]), []
     pool = Group(parent, level, failing[0].dims, failing[0].bucket, {}, [], merged=True)
@@ -155,16 +155,15 @@ def _merge(siblings: list[Group], rules: DisclosureRules, level: str, parent: st
         pool.absorb(g)
     while rules.check(pool.values.values()) is not None and passing:
         pool.absorb(passing.pop(0))
-    done = [_passed(g, rules) for g in passing]
+    done = [_passed(g) for g in passing]
     if rules.check(pool.values.values()) is None:
-        return [*done, _passed(pool, rules)], []
+        return [*done, _passed(pool)], []
     return done, [pool]
 
 
-def _passed(g: Group, rules: DisclosureRules) -> Outcome:
+def _passed(g: Group) -> Outcome:
     status = "merged" if g.merged else "released"
-    return Outcome(g, status, f"meets the rules ({rules.min_contributors}+ contributors, "
-                   f"largest {rules.dominance_n} at most {rules.dominance_k:.0%})")
+    return Outcome(g, status, "meets the rules")
 
 
 def _cells(request: AggregateRequest, rules: DisclosureRules, outcomes: list[Outcome],

@@ -19,6 +19,7 @@ contributors and window; the remainder of a time slice is measured from the data
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -57,7 +58,8 @@ class Finding:
 def audit(new: Sequence[Footprint], old: Sequence[Footprint], rules: DisclosureRules,
           fetch: Fetch) -> Finding | None:
     """Return the first combination that would reveal too much, or None if there is none."""
-    every = [*old, *new]
+    every = sorted([*old, *new], key=lambda f: f.start)
+    starts = [f.start for f in every]
     cache: dict[Window, dict[str, float]] = {}
 
     def measured(window: Window) -> dict[str, float]:
@@ -66,7 +68,9 @@ def audit(new: Sequence[Footprint], old: Sequence[Footprint], rules: DisclosureR
         return cache[window]
 
     for big in every:
-        inside = [c for c in every if c is not big and _within(c, big)]
+        # Only footprints starting within big's window can lie inside it.
+        window = every[bisect_left(starts, big.start): bisect_left(starts, big.end)]
+        inside = [c for c in window if c is not big and _within(c, big)]
         fresh = big.release_id == NEW
         for c in inside:
             if fresh or c.release_id == NEW:

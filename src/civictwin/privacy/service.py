@@ -11,7 +11,7 @@ from civictwin.dataspace.negotiation import FINALIZED, Negotiations
 from civictwin.dataspace.participants import Participant
 from civictwin.dataspace.states import PROVIDER
 from civictwin.errors import BadRequestData, Forbidden, ResourceNotFound
-from civictwin.privacy.aggregate import release_from_row
+from civictwin.privacy.aggregation import release_from_row
 from civictwin.privacy.model import AggregateRequest, Release
 from civictwin.privacy.rules import DisclosureRules
 from civictwin.store import Store

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from civictwin.analytics.engine import JOBS, AnalyticsEngine
+from civictwin.analytics.engine import PRIVACY_JOBS, AnalyticsEngine
 from civictwin.privacy.model import AggregateRequest, stamp
 from civictwin.store import Store
 from civictwin.store.privacy import PrivacyStore
@@ -169,14 +169,14 @@ class LakeSource:
         return {r["meter_id"]: _profile(r["meter_id"], r["building_id"], r["district_id"],
                                         r["category"], r["heating"], r["year_built"],
                                         r["street"], r["locality"], r["heat_carrier"])
-                for r in self.engine.run(JOBS["privacy_profiles"])}
+                for r in self.engine.run(PRIVACY_JOBS["privacy_profiles"])}
 
     def contributions(self, request: AggregateRequest) -> list[Contribution]:
         """Return per meter and period the sums of the request's quantity from the lake."""
         start, end = request.window()
         grain = _grain(request)
         last = datetime.fromtimestamp(end.timestamp() - 1e-6, UTC)
-        rows = self.engine.run(JOBS[f"privacy_readings_{grain or 'all'}"], {
+        rows = self.engine.run(PRIVACY_JOBS[f"privacy_readings_{grain or 'all'}"], {
             "attr": ATTRIBUTES[request.quantity][0], "alt_attr": ATTRIBUTES[request.quantity][1],
             "first_day": start.strftime("%Y-%m-%d"), "last_day": last.strftime("%Y-%m-%d"),
             "start_s": int(start.timestamp()), "end_s": _ceil_seconds(end)})

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from civictwin.analytics.algorithms import CONTACT, Algorithm, register
 from civictwin.privacy import control, dp, ledger
 from civictwin.privacy.model import AggregateRequest, Cell, Release
 from civictwin.privacy.rules import DisclosureRules
@@ -26,19 +28,65 @@ from civictwin.privacy.sources import (
 from civictwin.store import Store
 from civictwin.store.privacy import Footprint, PrivacyStore
 
-ALGORITHM = "civictwin-disclosure-control"
-VERSION = "1"
+ALGORITHM = "statistical-disclosure-control"
+VERSION = "1.1"
+STAGES = ("reading meter profiles", "summing readings per meter", "applying the rules",
+          "checking the release ledger", "recording the release")
+"""What `on_stage` is told, in order."""
+
+register(Algorithm(
+    id=ALGORITHM,
+    name="Disclosure control of shared aggregates",
+    description_short="Releases utility meter aggregates only in cells with enough, "
+                      "non-dominant contributors; merges or suppresses the rest.",
+    purpose="Let a utility share energy and water use with the city (business to government) "
+            "without revealing any one household's or company's consumption.",
+    kind="rule-based",
+    module="civictwin.privacy.aggregation",
+    owner="The data provider (e.g. the utility) sets the rules in its offer; the data-space "
+          "operator of the city runs them.",
+    data_used=("meter readings (history or lake) of electricity, heat, gas or water",
+               "meters' buildings: district, street block, use, heating, year built",
+               "the disclosure rules of the sharing agreement",
+               "the consumer's earlier releases (the release ledger)"),
+    method="Per-meter sums per cell; a cell is released if it has at least N contributors "
+           "and its n largest hold at most share k (threshold and (n,k) dominance rules). "
+           "Failing cells are pooled within their parent area (building, block, district, "
+           "city), taking in the smallest passing neighbour while the pool fails, or "
+           "suppressed. Every released value's contributor set and time window is checked "
+           "against the consumer's earlier releases: a remainder (an area minus a building, a "
+           "longer period minus a shorter one, a total minus cells inside it) that fails the "
+           "rules refuses the release. Optional Laplace noise (OpenDP) with a per-agreement "
+           "epsilon budget.",
+    limits_risks="The ledger checks nested differences and unions of cells, not every linear "
+                 "combination of overlapping releases; contributor counts and suppression "
+                 "are exact even with noise; merged and suppressed cells lose detail for "
+                 "small districts.",
+    risk_management="Rules are data in each signed agreement and shown in plain language; "
+                    "every release and refusal is in the ledger and the audit trail; noise "
+                    "spends a budget that refuses further releases once used up.",
+    human_oversight="The provider reviews the rules it offers; the city's data-protection "
+                    "officer reviews the ledger (GET /privacy/releases) and refusals.",
+    legal_basis="The contract agreement between provider and consumer; GDPR art. 5(1)(c) "
+                "(data minimisation) and art. 89 (statistics).",
+    contact=CONTACT,
+    version=VERSION,
+))
 
 
 def aggregate(store: Store, request: AggregateRequest, rules: DisclosureRules, consumer: str,
-              agreement: str | None = None, *, source: ContributionSource | None = None
-              ) -> Release:
+              agreement: str | None = None, *, source: ContributionSource | None = None,
+              on_stage: Callable[[str], None] | None = None) -> Release:
     """Return a disclosure-controlled release of the request for `consumer`, recorded."""
     source = source or StoreSource(store)
+    stage = on_stage or (lambda _: None)
+    stage(STAGES[0])
     everyone = eligible(source.profiles(request.tenant), replace(request, area=None))
     profiles = eligible(everyone, request)
     control.path_from(request, rules)
+    stage(STAGES[1])
     contributions = only(source.contributions(request), profiles)
+    stage(STAGES[2])
     settled = control.settle(request, rules, profiles,
                              control.cells_of(request, profiles, contributions))
     new = control.footprints(request, settled)
@@ -50,6 +98,7 @@ def aggregate(store: Store, request: AggregateRequest, rules: DisclosureRules, c
 
     release_id = f"urn:ngsi-ld:AggregateRelease:{uuid.uuid4()}"
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stage(STAGES[3])
     with rows.consumer_lock(request.tenant, consumer) as conn:
         low, high = control.window(request, "")
         old = rows.footprints(conn, request.tenant, consumer, request.quantity, low, high)
@@ -63,6 +112,7 @@ def aggregate(store: Store, request: AggregateRequest, rules: DisclosureRules, c
                               rules.dp_budget, spent, created)
         release = Release(release_id, cells, method, spent, consumer, agreement,
                           request.to_json(), created, left)
+        stage(STAGES[4])
         rows.record(conn, request.tenant, _row(release, request),
                     [replace(f, release_id=release_id) for f in new])
     return release
@@ -73,7 +123,8 @@ def _finish(request: AggregateRequest, rules: DisclosureRules, settled: control.
                                                  float | None]:
     """Add noise if asked; return the cells, the method record, epsilon spent, budget left."""
     method: dict[str, object] = {
-        "algorithm": ALGORITHM, "version": VERSION, "rules": rules.to_json(),
+        "algorithm": ALGORITHM, "register": f"/algorithms/{ALGORITHM}", "version": VERSION,
+        "rules": rules.to_json(),
         "description": rules.describe(), "source": source, "level": request.level,
         "differencing": f"checked against {earlier} earlier footprint(s) of this consumer",
         "differentialPrivacy": None}
