@@ -270,12 +270,70 @@ def energy_per_area(store: Store, tenant: str, link: MeterLink) -> dict[str, flo
     return {b: round(kwh / areas[b], 1) for b, kwh in energy.items()}
 
 
+@dataclass(frozen=True)
+class CarrierLink:
+    """How meters point at buildings, and which energy carrier each of their readings counts."""
+
+    relationship: str
+    carriers: Mapping[str, str]  # reading IRI -> carrier; "" takes the meter's own carrier
+    meter_carrier: str  # the meter property naming its carrier (a heat meter's fuel)
+
+
+def energy_by_carrier(store: Store, tenant: str,
+                      link: CarrierLink) -> dict[str, dict[str, float]]:
+    """Return kWh over the last year of readings by building id and carrier.
+
+    The year is the same as `energy_per_area`'s: per meter series the 365 days up to its
+    newest reading. A reading mapped to "" counts under the meter's `meter_carrier` value,
+    or "unknown" when the meter names none.
+    """
+    with _engine(store).connect() as conn:
+        totals = _last_year_series(conn, tenant, list(link.carriers))
+        meters = sorted({meter for meter, _ in totals})
+        buildings = _meter_targets(conn, tenant, link.relationship, meters)
+        own = _meter_targets(conn, tenant, link.meter_carrier, meters)
+    energy: dict[str, dict[str, float]] = {}
+    for (meter, attr), kwh in totals.items():
+        building = buildings.get(meter)
+        if building is None:
+            continue
+        carrier = link.carriers[attr] or own.get(meter, "unknown")
+        by_carrier = energy.setdefault(building, {})
+        by_carrier[carrier] = by_carrier.get(carrier, 0.0) + kwh
+    return energy
+
+
+def entity_numbers(store: Store, tenant: str, type_iri: str,
+                   iris: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Return the numeric values of some properties of a tenant's entities of one type."""
+    av, et = attribute_values, entity_types
+    stmt = (select(entities.c.id, av.c.name, av.c.num)
+            .join(av, av.c.entity_pk == entities.c.pk)
+            .join(et, et.c.entity_pk == entities.c.pk)
+            .where(entities.c.tenant == tenant, et.c.type == type_iri,
+                   av.c.name.in_(list(iris)), av.c.sub == "", av.c.num.is_not(None)))
+    found: dict[str, dict[str, float]] = {}
+    with _engine(store).connect() as conn:
+        for entity_id, name, num in conn.execute(stmt):
+            found.setdefault(entity_id, {}).setdefault(name, float(num))
+    return found
+
+
 def _last_year_totals(conn: Connection, tenant: str, readings: Sequence[str]) -> dict[str, float]:
     """Sum each reading series over the 365 days up to its newest instance, by entity."""
+    totals: dict[str, float] = {}
+    for (entity_id, _attr), total in _last_year_series(conn, tenant, readings).items():
+        totals[entity_id] = totals.get(entity_id, 0.0) + total
+    return totals
+
+
+def _last_year_series(conn: Connection, tenant: str,
+                      readings: Sequence[str]) -> dict[tuple[str, str], float]:
+    """Sum each reading series over the 365 days up to its newest instance, by entity and attr."""
     ai, ts = attribute_instances, temporal_series
     series = conn.execute(select(ts.c.entity_id, ts.c.attr, ts.c.dataset_id).where(
         ts.c.tenant == tenant, ts.c.attr.in_(list(readings)))).all()
-    totals: dict[str, float] = {}
+    totals: dict[tuple[str, str], float] = {}
     for entity_id, attr, dataset_id in series:
         same = (ai.c.tenant == tenant, ai.c.entity_id == entity_id, ai.c.attr == attr,
                 ai.c.dataset_id == dataset_id)
@@ -286,7 +344,8 @@ def _last_year_totals(conn: Connection, tenant: str, readings: Sequence[str]) ->
         total = conn.execute(select(func.sum(ai.c.num)).where(
             *same, ai.c.observed_at > since)).scalar()
         if total is not None:
-            totals[entity_id] = totals.get(entity_id, 0.0) + float(total)
+            key = (entity_id, attr)
+            totals[key] = totals.get(key, 0.0) + float(total)
     return totals
 
 
@@ -332,5 +391,6 @@ def extent(store: Store, tenant: str, geoproperty: str) -> tuple[float, ...] | N
     return None if row[0] is None else tuple(float(v) for v in row)
 
 
-__all__ = ["BUFFER", "EXTENT", "MeterLink", "TileLayer", "energy_per_area", "extent", "render_tile",
+__all__ = ["BUFFER", "EXTENT", "CarrierLink", "MeterLink", "TileLayer", "energy_by_carrier",
+           "energy_per_area", "entity_numbers", "extent", "render_tile",
            "tile_bounds", "tolerance"]

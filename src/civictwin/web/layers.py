@@ -16,6 +16,7 @@ from civictwin.errors import ResourceNotFound
 from civictwin.ngsild.jsonld import Context
 from civictwin.store import Store
 from civictwin.store.tiles import MeterLink, TileLayer, energy_per_area
+from civictwin.web.measures import emissions_per_area, solar_potential
 
 LOCATION = "location"
 SENSOR_TYPES = ("AirQualityObserved", "WeatherObserved")
@@ -109,5 +110,20 @@ for _measure in (
                    "year up to the newest one, divided by Building.floorArea"),
     Measure("floorsAboveGround", "Floors", "number", tile_property="floorsAboveGround",
             domain=(1, 12), source="Building.floorsAboveGround"),
+    Measure("emissions", "Emissions per m² (last year)", "number", unit="kg CO2e/m²",
+            values=emissions_per_area, domain=(0, 60),
+            source="per building, the last year (as for energyPerArea) of its meters' "
+                   "electricityConsumption and heatConsumption readings, the heat counted "
+                   "under the carrier the meter's heatMeterType names, times the shipped "
+                   "emission factor table (analytics/emission_factors.toml, t CO2e/MWh; the "
+                   "emission_factors setting is not applied here), divided by "
+                   "Building.floorArea; no figure when a carrier has no factor"),
+    Measure("solarPotential", "Rooftop solar potential", "number", unit="kWh/year",
+            values=solar_potential, domain=(0, 50000),
+            source="Building.roofArea x 0.6 usable x 0.2 kWp/m² x the specific yield "
+                   "(kWh/kWp, pvlib, analytics/solar.py) of the roof's roofTilt and "
+                   "roofOrientation (flat and south when missing) on a 5°/10° grid, under "
+                   "pvlib's Ineichen clear-sky year at the centre of the city x 0.65 for "
+                   "cloud, 11 °C air, 14 % losses"),
 ):
     register_measure(_measure)
