@@ -101,6 +101,12 @@ def test_measures_and_3d_restyle_the_buildings(page: Page, lumen: Lumen) -> None
     assert "heatingType" in colour and "heatPump" in colour
     page.evaluate(IDLE)
     shot(page, "map-heating-type")
+    page.select_option("#measure", "solarPotential")  # a computed measure, joined by id
+    page.wait_for_function("document.querySelector('#legend').textContent.includes("
+                           f"'({len(lumen.city.buildings)} buildings have readings)')")
+    state = page.evaluate("id => window.civictwinMap.map.getFeatureState({source: 'buildings', "
+                          "sourceLayer: 'buildings', id})", lumen.city.buildings[0]["id"])
+    assert state["solarPotential"] > 0
     page.check("#extrude")
     page.wait_for_function("window.civictwinMap.map.getPitch() > 50")
     page.evaluate(IDLE)
