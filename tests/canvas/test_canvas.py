@@ -148,7 +148,8 @@ def test_the_demo_canvas_checks_against_the_sample_city(tmp_path: Path) -> None:
     from civictwin.demo import load_sample_city
     from civictwin.store import open_store
 
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'demo.db'}")
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'demo.db'}",
+                        lake_path=str(tmp_path / "lake"))
     load_sample_city(settings, buildings=40, history_meters=2)
     store = open_store(settings.database_url)
     try:

@@ -1,22 +1,12 @@
 // A small SVG chart of one series: bars for period totals, a line for readings.
 
+import { svg, text } from "./charts";
 export interface Point { t: string; v: number }
 
 const W = 320;
 const H = 160;
 const PAD = { left: 44, right: 8, top: 10, bottom: 28 };
 
-function svg(tag: string, attrs: Record<string, string | number>): SVGElement {
-  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
-  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
-  return node;
-}
-
-function label(x: number, y: number, text: string, anchor = "start"): SVGElement {
-  const node = svg("text", { x, y, "text-anchor": anchor });
-  node.textContent = text;
-  return node;
-}
 
 function short(t: string): string {
   return t.slice(0, 16).replace("T", " ");
@@ -42,7 +32,7 @@ export function drawChart(host: HTMLElement, points: Point[], kind: "bars" | "li
   const y = (v: number): number => PAD.top + plotH - ((v - low) / (high - low)) * plotH;
   const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, "aria-hidden": "true" });
   root.append(svg("line", { x1: PAD.left, y1: y(low), x2: W - PAD.right, y2: y(low), stroke: "#4a5360" }));
-  root.append(label(PAD.left - 4, y(high) + 4, fmt(high), "end"), label(PAD.left - 4, y(low), fmt(low), "end"));
+  root.append(text(PAD.left - 4, y(high) + 4, fmt(high), "end"), text(PAD.left - 4, y(low), fmt(low), "end"));
   if (kind === "bars") {
     const step = plotW / points.length;
     points.forEach((p, i) => {
@@ -55,7 +45,7 @@ export function drawChart(host: HTMLElement, points: Point[], kind: "bars" | "li
     root.append(svg("path", { d: path, fill: "none", stroke: "#0b5cad", "stroke-width": 2 }));
     points.forEach((p, i) => root.append(svg("circle", { cx: x(i), cy: y(p.v), r: 3, fill: "#0b5cad" })));
   }
-  root.append(label(PAD.left, H - 8, short(points[0].t)), label(W - PAD.right, H - 8, short(points[points.length - 1].t), "end"));
+  root.append(text(PAD.left, H - 8, short(points[0].t)), text(W - PAD.right, H - 8, short(points[points.length - 1].t), "end"));
   host.append(root);
   const last = points[points.length - 1];
   host.setAttribute("aria-label",

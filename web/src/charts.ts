@@ -24,13 +24,13 @@ export interface LineChart {
 export const COLOURS = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000"];
 const NS = "http://www.w3.org/2000/svg";
 
-function svg(tag: string, attrs: Record<string, string | number>): SVGElement {
+export function svg(tag: string, attrs: Record<string, string | number>): SVGElement {
   const node = document.createElementNS(NS, tag);
   for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
   return node;
 }
 
-function text(x: number, y: number, content: string, anchor = "start"): SVGElement {
+export function text(x: number, y: number, content: string, anchor = "start"): SVGElement {
   const node = svg("text", { x, y, "text-anchor": anchor });
   node.textContent = content;
   return node;
