@@ -7,8 +7,6 @@ against one in-process twin.
 
 from __future__ import annotations
 
-import json
-import secrets
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -18,10 +16,10 @@ from fastapi.testclient import TestClient
 
 from civictwin.app import create_app
 from civictwin.config import Settings
-from civictwin.dataspace.participants import Participants, secret_digest
+from civictwin.dataspace.participants import Participants
 from civictwin.store import Store
-from civictwin.store.dataspace import DataspaceStore, now_text
 from tests.conftest import operator_key
+from tests.dataspace.grants import record_grant
 from tests.dataspace.twins import offer_buildings
 
 INSIDE = "[4.35,50.85]"
@@ -63,26 +61,8 @@ def grant(store: Store, tenant: str, constraints: list[dict[str, Any]],
              "permission": [{"action": "use", "constraint": constraints}]}
     settings = Settings()
     dataset = offer_buildings(store, settings, tenant, "urn:lumen", temporal, [offer])
-    agreement = {**offer, "@id": f"urn:agreement:{suffix}", "@type": "Agreement",
-                 "target": dataset, "assigner": settings.participant_id,
-                 "assignee": consumer.id, "timestamp": "2026-01-01T00:00:00Z"}
-    rows, stamp = DataspaceStore(store), now_text()
-    rows.insert_negotiation({
-        "pid": f"urn:n:{suffix}", "role": "provider", "provider_pid": f"urn:n:{suffix}",
-        "consumer_pid": "urn:c", "counterparty": consumer.id,
-        "counterparty_address": "http://127.0.0.1:9/dsp", "dataset_id": dataset,
-        "tenant": tenant, "offer": json.dumps(offer), "agreement": json.dumps(agreement),
-        "agreement_id": agreement["@id"], "agreement_status": "active", "uses": 0,
-        "state": "FINALIZED", "created_at": stamp, "modified_at": stamp})
-    secret = secrets.token_urlsafe(16)
-    rows.insert_transfer({
-        "pid": f"urn:t:{suffix}", "role": "provider", "provider_pid": f"urn:t:{suffix}",
-        "consumer_pid": "urn:ct", "counterparty": consumer.id,
-        "counterparty_address": "http://127.0.0.1:9/dsp", "agreement_id": agreement["@id"],
-        "dataset_id": dataset, "tenant": tenant, "format": "HttpData-PULL", "state": state,
-        "data_address": None, "suspended_by": None, "token_id": suffix,
-        "token_hash": secret_digest(secret), "created_at": stamp, "modified_at": stamp})
-    return {"Authorization": f"Bearer ctt_{suffix}.{secret}"}
+    return record_grant(store, settings, tenant, consumer.id, dataset, offer, suffix,
+                        state)[1]
 
 
 def _near(coordinates: str) -> dict[str, str]:

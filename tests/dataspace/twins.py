@@ -37,7 +37,7 @@ class Recorder:
     exchanges: list[dict[str, Any]] = field(default_factory=list)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(("/dsp", "/.well-known")):
+        if scope["type"] != "http" or not self.records(scope):
             await self.app(scope, receive, send)
             return
         sent: list[bytes] = []
@@ -57,9 +57,18 @@ class Recorder:
             await send(message)
 
         await self.app(scope, receive_recorded, send_recorded)
-        self.exchanges.append({"path": scope["path"], "method": scope["method"],
-                               "status": status[0] if status else None,
-                               "request": _json(b"".join(got)), "answer": _json(b"".join(sent))})
+        self.exchanges.append(self.exchange(scope, status[0] if status else None,
+                                            b"".join(got), b"".join(sent)))
+
+    def records(self, scope: dict[str, Any]) -> bool:
+        """Whether to keep this request: the protocol's paths."""
+        return bool(scope["path"].startswith(("/dsp", "/.well-known")))
+
+    def exchange(self, scope: dict[str, Any], status: int | None, request: bytes,
+                 answer: bytes) -> dict[str, Any]:
+        """Return what is kept of one exchange: the bodies as JSON."""
+        return {"path": scope["path"], "method": scope["method"], "status": status,
+                "request": _json(request), "answer": _json(answer)}
 
 
 def _json(raw: bytes) -> Any:

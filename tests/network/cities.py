@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,45 +26,27 @@ from civictwin.store import Store
 from civictwin.store.base import Entity
 from civictwin.store.temporal import new_instance_id
 from civictwin.twin import open_twin
+from tests.dataspace.twins import Recorder as DspRecorder
 from tests.servers import free_port, serve_twin
 
 YEAR = ("2024-01-01", "2025-01-01")
 
 
-@dataclass
-class Recorder:
-    """An ASGI wrapper keeping every HTTP exchange a city serves: path, status, both bodies."""
+class Recorder(DspRecorder):
+    """Keeps every HTTP exchange a city serves: path, status, credential and both bodies."""
 
-    app: Any
-    exchanges: list[dict[str, Any]] = field(default_factory=list)
+    def records(self, scope: dict[str, Any]) -> bool:
+        """Keep every request."""
+        return True
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        got: list[bytes] = []
-        sent: list[bytes] = []
-        status: list[int] = []
-
-        async def receive_recorded() -> Any:
-            message = await receive()
-            got.append(message.get("body", b""))
-            return message
-
-        async def send_recorded(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                status.append(message["status"])
-            elif message["type"] == "http.response.body":
-                sent.append(message.get("body", b""))
-            await send(message)
-
-        await self.app(scope, receive_recorded, send_recorded)
+    def exchange(self, scope: dict[str, Any], status: int | None, request: bytes,
+                 answer: bytes) -> dict[str, Any]:
+        """Return the exchange with the credential and the bodies as text."""
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        self.exchanges.append({"path": scope["path"], "method": scope["method"],
-                               "status": status[0] if status else None,
-                               "authorization": headers.get("authorization", ""),
-                               "request": b"".join(got).decode("utf-8", "replace"),
-                               "answer": b"".join(sent).decode("utf-8", "replace")})
+        return {"path": scope["path"], "method": scope["method"], "status": status,
+                "authorization": headers.get("authorization", ""),
+                "request": request.decode("utf-8", "replace"),
+                "answer": answer.decode("utf-8", "replace")}
 
 
 @dataclass

@@ -3,8 +3,6 @@ into the provider's tables (negotiation itself is tested in tests/dataspace)."""
 
 from __future__ import annotations
 
-import json
-import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -12,9 +10,9 @@ from typing import Any
 from civictwin.catalog.catalogue import Catalogue
 from civictwin.catalog.model import Dataset
 from civictwin.config import Settings
-from civictwin.dataspace.participants import Participants, secret_digest
+from civictwin.dataspace.participants import Participants
 from civictwin.store import Store
-from civictwin.store.dataspace import DataspaceStore, now_text
+from tests.dataspace.grants import record_grant
 
 METER = "https://smartdatamodels.org/dataModel.Device/SmartMeteringObservation"
 BUILDING = "https://smartdatamodels.org/dataModel.Building/Building"
@@ -43,27 +41,9 @@ def grant(store: Store, tenant: str, constraints: list[dict[str, Any]],
         id=dataset, title="Meter readings", description="Smart meter readings.",
         publisher="urn:utility", offers=[offer], ngsi_tenant=tenant, ngsi_types=list(types),
         temporal=True))
-    agreement = {**offer, "@id": f"urn:agreement:{suffix}", "@type": "Agreement",
-                 "target": dataset, "assigner": settings.participant_id,
-                 "assignee": consumer.id, "timestamp": "2026-01-01T00:00:00Z"}
-    rows, stamp = DataspaceStore(store), now_text()
-    rows.insert_negotiation({
-        "pid": f"urn:n:{suffix}", "role": "provider", "provider_pid": f"urn:n:{suffix}",
-        "consumer_pid": "urn:c", "counterparty": consumer.id,
-        "counterparty_address": "http://127.0.0.1:9/dsp", "dataset_id": dataset,
-        "tenant": tenant, "offer": json.dumps(offer), "agreement": json.dumps(agreement),
-        "agreement_id": agreement["@id"], "agreement_status": "active", "uses": 0,
-        "state": "FINALIZED", "created_at": stamp, "modified_at": stamp})
-    secret = secrets.token_urlsafe(16)
-    rows.insert_transfer({
-        "pid": f"urn:t:{suffix}", "role": "provider", "provider_pid": f"urn:t:{suffix}",
-        "consumer_pid": "urn:ct", "counterparty": consumer.id,
-        "counterparty_address": "http://127.0.0.1:9/dsp", "agreement_id": agreement["@id"],
-        "dataset_id": dataset, "tenant": tenant, "format": "HttpData-PULL",
-        "state": "STARTED", "data_address": None, "suspended_by": None, "token_id": suffix,
-        "token_hash": secret_digest(secret), "created_at": stamp, "modified_at": stamp})
-    return Grant(consumer.id, agreement["@id"],
-                 {"Authorization": f"Bearer ctt_{suffix}.{secret}"})
+    agreement, headers = record_grant(store, settings, tenant, consumer.id, dataset, offer,
+                                      suffix)
+    return Grant(consumer.id, agreement, headers)
 
 
 def c(left: str, operator: str, right: Any) -> dict[str, Any]:
